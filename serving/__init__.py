@@ -1,0 +1,1 @@
+"""ShopSense serving package."""
