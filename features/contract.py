@@ -300,7 +300,10 @@ TABLES: tuple[Table, ...] = (
             Column(c.RESOLVED_AT, "timestamp", "Closed at.", nullable=True, in_platform_time=True),
         ),
         primary_key=(c.TICKET_ID,),
-        foreign_keys=(ForeignKey(c.USER_ID, "users", c.USER_ID), ForeignKey(c.ORDER_ID, "orders", c.ORDER_ID)),
+        foreign_keys=(
+            ForeignKey(c.USER_ID, "users", c.USER_ID),
+            ForeignKey(c.ORDER_ID, "orders", c.ORDER_ID),
+        ),
         not_before=(NotBefore(c.RESOLVED_AT, c.CREATED_AT),),
         time_column=c.CREATED_AT,
     ),
@@ -342,7 +345,10 @@ def pandera_schema(name: str) -> pa.DataFrameSchema:
 
 def markdown_table() -> str:
     """The contract as Markdown, for the README (generated, so docs never drift from code)."""
-    lines = ["| table | column | type | null | rule | personal | description |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| table | column | type | null | rule | personal | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for spec in TABLES:
         fks = {fk.column: f"→ {fk.ref_table}.{fk.ref_column}" for fk in spec.foreign_keys}
         for col in spec.columns:

@@ -1,0 +1,29 @@
+"""The ``shopsense`` command: one Typer app with a sub-app per layer (data, features, train, serve)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from training import cli_data
+
+app = typer.Typer(
+    name="shopsense",
+    help="ShopSense: machine-learning decision support for e-commerce operations.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(cli_data.app, name="data")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
+    """Configure logging once for every command (settings come from SHOPSENSE_* environment variables)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,144 @@
+"""``shopsense data``: build the synthetic world, ingest a source into the lake, show the contract."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from features.lake import IngestReport, ingest
+from features.sources.base import SourceBatch
+from training.settings import get_settings
+
+app = typer.Typer(help="Raw data: synthetic world, ingestion into the lake, the contract.", no_args_is_help=True)
+console = Console()
+
+
+class Source(StrEnum):
+    synthetic = "synthetic"
+    online_retail = "online_retail"
+    complete_journey = "complete_journey"
+    files = "files"
+
+
+class Preset(StrEnum):
+    tiny = "tiny"
+    default = "default"
+    large = "large"
+
+
+def load_source(source: Source, path: Path | None) -> SourceBatch:
+    """Read one source into a SourceBatch (imports are local so `--help` stays fast)."""
+    if source is Source.synthetic:
+        from features.sources.synthetic import SynthConfig, generate
+
+        return generate(SynthConfig.preset("default"))
+    if source is Source.online_retail:
+        from features.sources import online_retail
+
+        return online_retail.load(path)
+    if source is Source.complete_journey:
+        from features.sources import complete_journey
+
+        return complete_journey.load(path)
+    if path is None:
+        raise typer.BadParameter("--source files needs --path DIR (a folder of <table>.csv / <table>.parquet)")
+    from features.sources import files
+
+    return files.load(path)
+
+
+def _print_report(report: IngestReport, as_json: bool, seconds: float) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    table = RichTable(title=f"ingest {report.dataset} ({seconds:.1f} s)")
+    for name in ("table", "rows in", "accepted", "quarantined", "top reason"):
+        table.add_column(name, justify="left" if name in ("table", "top reason") else "right")
+    for name, r in report.tables.items():
+        top = next(iter(r.reasons.items()), ("", 0))
+        table.add_row(
+            name,
+            f"{r.rows_in:,}",
+            f"{r.accepted:,}",
+            f"{r.quarantined:,}",
+            f"{top[0]} ({top[1]:,})" if top[1] else "",
+        )
+    console.print(table)
+    console.print(f"lake: {report.lake_dir}\nquarantine (rejected rows with a reason column): {report.quarantine_dir}")
+
+
+def _ingest_and_report(batch: SourceBatch, as_json: bool, started: float) -> IngestReport:
+    paths = get_settings().dataset(batch.name)
+    report = ingest(batch, paths, progress=not as_json)
+    _print_report(report, as_json, time.perf_counter() - started)
+    return report
+
+
+@app.command("synth")
+def synth(
+    preset: Preset = typer.Option(Preset.default, help="World size: tiny (tests), default (≈20k users), large."),
+    seed: int = typer.Option(42, help="Random seed; the same seed gives the same world."),
+    users: int | None = typer.Option(None, help="Override the preset's number of users."),
+    products: int | None = typer.Option(None, help="Override the preset's number of SKUs."),
+    days: int | None = typer.Option(None, help="Override the preset's number of days."),
+    start_date: str | None = typer.Option(None, help="First simulated day (YYYY-MM-DD)."),
+    as_json: bool = typer.Option(False, "--json", help="Print per-table counts as JSON."),
+) -> None:
+    """Generate the synthetic Chinese e-commerce world and ingest it (ground truth goes to truth/)."""
+    from features.sources.synthetic import SynthConfig, generate
+
+    overrides = {
+        k: v for k, v in dict(users=users, products=products, days=days, start_date=start_date).items() if v is not None
+    }
+    started = time.perf_counter()
+    batch = generate(SynthConfig.preset(preset.value, seed=seed, **overrides), progress=not as_json)
+    _ingest_and_report(batch, as_json, started)
+
+
+@app.command("ingest")
+def ingest_command(
+    source: Source = typer.Option(..., help="Which source to read."),
+    path: Path | None = typer.Option(
+        None, help="Data folder (files: required; real datasets: default ../shared/data/...)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print per-table counts as JSON."),
+) -> None:
+    """Validate a source against the contract; accepted rows to the lake, rejected rows to quarantine with a reason."""
+    started = time.perf_counter()
+    try:
+        batch = load_source(source, path)
+    except FileNotFoundError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    _ingest_and_report(batch, as_json, started)
+
+
+@app.command("contract")
+def contract_command() -> None:
+    """Print the raw-data contract as a Markdown table (tables, columns, rules, personal data)."""
+    from features.contract import markdown_table
+
+    typer.echo(markdown_table())
+
+
+@app.command("quarantine")
+def quarantine_command(
+    dataset: str = typer.Option(None, help="Dataset name (default: SHOPSENSE_DEFAULT_DATASET)."),
+    limit: int = typer.Option(5, help="Rows to show per table."),
+) -> None:
+    """Show quarantined rows and why they were rejected."""
+    paths = get_settings().dataset(dataset or get_settings().default_dataset)
+    files_ = sorted(paths.quarantine.glob("*.parquet")) if paths.quarantine.exists() else []
+    if not files_:
+        console.print(f"nothing quarantined under {paths.quarantine}")
+    for file in files_:
+        frame = pd.read_parquet(file)
+        console.print(f"[bold]{file.stem}[/bold]: {len(frame):,} rows")
+        console.print(frame.head(limit).to_string(index=False))
