@@ -89,3 +89,9 @@ RESOLVED_AT = "resolved_at"
 REASON = "reason"
 SOURCE_ROW = "source_row"
 SOURCE_FILE = "source_file"
+
+# feature tables
+AS_OF = "as_of"
+UNIQUE_ID = "unique_id"
+DS = "ds"
+Y = "y"

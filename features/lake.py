@@ -55,7 +55,7 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     """Write through a temporary file so a crash never leaves half a table behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
-    df.to_parquet(tmp, index=False)
+    df.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     tmp.replace(path)
 
 

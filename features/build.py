@@ -1,0 +1,87 @@
+"""Build declared feature sets as of one or many cutoffs and write them as Parquet for training and Feast.
+
+Layout: ``<dataset>/features/<set>/as_of=<YYYY-MM-DD>.parquet`` (one file per cutoff, rewritten on rebuild, so a
+build is idempotent) plus ``<dataset>/features/<set>.parquet`` with all cutoffs, the Feast offline source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import ibis
+import pandas as pd
+from tqdm.auto import tqdm
+
+from features import columns as c
+from features.engine import LakeTables
+from features.spec import FeatureSet
+from training.settings import DatasetPaths
+
+logger = logging.getLogger(__name__)
+
+
+def compute_frame(feature_set: FeatureSet, lake: LakeTables, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Evaluate one feature set at one cutoff and check the result against its declaration."""
+    missing = [t for t in feature_set.requires if not lake.has(t)]
+    if missing:
+        raise FileNotFoundError(f"feature set {feature_set.name!r} needs lake table(s) {missing} in {lake.paths.lake}")
+    frame = lake.con.to_pandas(feature_set.compute(lake, pd.Timestamp(as_of)))
+    expected = list(feature_set.keys) + [f.name for f in feature_set.available(lake)]
+    if list(frame.columns) != expected:
+        raise AssertionError(f"{feature_set.name}: computed columns {list(frame.columns)} != declared {expected}")
+    frame = frame.sort_values(list(feature_set.keys), kind="stable").reset_index(drop=True)
+    for feat in feature_set.available(lake):
+        frame[feat.name] = frame[feat.name].astype("float64" if feat.dtype == "float64" else feat.dtype)
+    frame.insert(len(feature_set.keys), c.AS_OF, pd.Timestamp(as_of))
+    frame[c.AS_OF] = frame[c.AS_OF].astype("datetime64[us]")
+    return frame
+
+
+def partition_path(paths: DatasetPaths, feature_set: FeatureSet, as_of: pd.Timestamp) -> Path:
+    return paths.features / feature_set.name / f"as_of={pd.Timestamp(as_of):%Y-%m-%d}.parquet"
+
+
+def combined_path(paths: DatasetPaths, feature_set: FeatureSet) -> Path:
+    return paths.features / f"{feature_set.name}.parquet"
+
+
+def build(
+    feature_set: FeatureSet,
+    con: ibis.BaseBackend,
+    paths: DatasetPaths,
+    cutoffs: Iterable[pd.Timestamp],
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Compute ``feature_set`` at every cutoff, write one partition per cutoff, refresh the combined file."""
+    lake = LakeTables(con, paths)
+    frames = []
+    for as_of in tqdm(list(cutoffs), desc=f"features {feature_set.name}", disable=not progress):
+        frame = compute_frame(feature_set, lake, as_of)
+        target = partition_path(paths, feature_set, as_of)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(target, index=False)
+        frames.append(frame)
+    _refresh_combined(paths, feature_set)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _refresh_combined(paths: DatasetPaths, feature_set: FeatureSet) -> None:
+    parts = sorted((paths.features / feature_set.name).glob("as_of=*.parquet"))
+    combined = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    combined.to_parquet(combined_path(paths, feature_set), index=False)
+    logger.info("%s: %d rows over %d cutoffs", feature_set.name, len(combined), len(parts))
+
+
+def load(paths: DatasetPaths, feature_set: FeatureSet) -> pd.DataFrame:
+    """All built cutoffs of a feature set (for training sets)."""
+    path = combined_path(paths, feature_set)
+    if not path.exists():
+        raise FileNotFoundError(f"no {feature_set.name} features at {path}: run `shopsense features build` first")
+    return pd.read_parquet(path)
+
+
+def monthly_cutoffs(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
+    """Month starts from ``first`` to ``last`` inclusive: the cutoffs training sets are built on."""
+    return list(pd.date_range(pd.Timestamp(first).to_period("M").to_timestamp(), last, freq="MS"))
