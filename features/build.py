@@ -69,6 +69,8 @@ def build(
 
 def _refresh_combined(paths: DatasetPaths, feature_set: FeatureSet) -> None:
     parts = sorted((paths.features / feature_set.name).glob("as_of=*.parquet"))
+    if not feature_set.snapshot:
+        parts = parts[-1:]
     combined = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     combined.to_parquet(combined_path(paths, feature_set), index=False)
     logger.info("%s: %d rows over %d cutoffs", feature_set.name, len(combined), len(parts))
@@ -85,3 +87,19 @@ def load(paths: DatasetPaths, feature_set: FeatureSet) -> pd.DataFrame:
 def monthly_cutoffs(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
     """Month starts from ``first`` to ``last`` inclusive: the cutoffs training sets are built on."""
     return list(pd.date_range(pd.Timestamp(first).to_period("M").to_timestamp(), last, freq="MS"))
+
+
+def supported_sets(paths: DatasetPaths, names: Iterable[str]) -> list[FeatureSet]:
+    """The named feature sets whose required lake tables this dataset has (others are skipped, not faked)."""
+    from features import registry
+
+    lake_has = {p.stem for p in paths.lake.glob("*.parquet")}
+    sets = [registry.get(name) for name in names]
+    return [fs for fs in sets if set(fs.requires) <= lake_has]
+
+
+def default_cutoff(con: ibis.BaseBackend, paths: DatasetPaths) -> pd.Timestamp:
+    """The day after the last order in the lake: the natural "now" of a historical dataset."""
+    orders = LakeTables(con, paths)["orders"]
+    last = pd.Timestamp(con.to_pandas(orders[c.ORDER_TS].max()))
+    return last.normalize() + pd.Timedelta(days=1)

@@ -34,6 +34,8 @@ class FeatureSet:
 
     ``compute(lake, as_of)`` returns an Ibis table with ``keys`` and the available features, computed only from
     rows strictly before ``as_of``. Features whose ``needs`` a dataset lacks are left out, not faked.
+    ``snapshot`` sets hold one row per entity per cutoff (an online lookup); a history set (``snapshot=False``,
+    e.g. SKU x day) holds every day before the cutoff, so only its latest build is current.
     """
 
     name: str
@@ -43,6 +45,7 @@ class FeatureSet:
     requires: tuple[str, ...]
     features: tuple[Feature, ...]
     compute: Callable[[LakeTables, pd.Timestamp], ir.Table]
+    snapshot: bool = True
 
     def available(self, lake: LakeTables) -> list[Feature]:
         """The features this dataset can support (all required and needed tables present)."""

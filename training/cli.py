@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from training import cli_data
+from training import cli_data, cli_features
 
 app = typer.Typer(
     name="shopsense",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(cli_data.app, name="data")
+app.add_typer(cli_features.app, name="features")
 
 
 @app.callback()
