@@ -1,0 +1,152 @@
+"""Fake-review campaigns (刷单): bursts of templated 5-star reviews, and 1-star attacks on competitors.
+
+Campaigns are run by rings that register fresh accounts shortly before a burst, reuse a few older ones, and post
+from a small pool of shared devices. Boost campaigns often place a cheap "brushing" order first so the review
+looks verified; those orders ship empty parcels and never touch stock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from features import columns as c
+from features.sources.synthetic.population import device_ids, personal_data
+from features.sources.synthetic.simulate import SimResult
+from features.sources.synthetic.text import campaign_texts
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400
+HOUR = 3_600
+ATTACK_SHARE = 0.2
+REUSE_SHARE = 0.55
+BRUSH_SHARE = 0.5
+
+
+@dataclass
+class Fraud:
+    """Fake accounts (index 0.. within the fake block), their reviews, the campaigns and brushing orders."""
+
+    accounts: dict[str, np.ndarray]  # signup_t, ring, plus contract PII columns
+    reviews: dict[str, np.ndarray]  # account, sku, t, rating, text, device, campaign, brush (-1 or index)
+    campaigns: dict[str, np.ndarray]  # kind (object), sku, start_t, n_reviews, ring
+    brushing: dict[str, np.ndarray]  # account, sku, t, promised, shipped, delivered, price, campaign
+
+
+def plan_campaigns(sim: SimResult, n_genuine: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """How many campaigns, how big, against which SKU and when; sized to a 5-7% fake share of all reviews."""
+    share = rng.uniform(0.05, 0.07)
+    target = max(round(n_genuine * share / (1 - share)), 12)
+    sizes = np.minimum(6 + rng.geometric(1 / 12, size=target), 60)
+    sizes = sizes[: int(np.searchsorted(np.cumsum(sizes), target)) + 1]
+    n = len(sizes)
+    attack = rng.random(n) < ATTACK_SHARE
+    cat = sim.cat
+    w_boost = np.exp(-0.5 * cat.log_pop) * (1.25 - cat.quality)
+    w_attack = np.exp(cat.log_pop)
+    sku = np.where(
+        attack, rng.choice(cat.n, n, p=w_attack / w_attack.sum()), rng.choice(cat.n, n, p=w_boost / w_boost.sum())
+    )
+    days = sim.config.days
+    first = np.maximum(cat.launch_day[sku] + 7, min(20, days // 4))
+    ok = first < days - 3
+    start_day = first[ok] + (rng.random(int(ok.sum())) * (days - 3 - first[ok])).astype(np.int64)
+    n_rings = max(2, n // 8)
+    return {
+        "kind": np.where(attack[ok], "attack", "boost").astype(object), "sku": sku[ok],
+        "start_t": start_day * DAY + rng.integers(0, DAY, int(ok.sum())), "n_reviews": sizes[ok],
+        "ring": rng.integers(0, n_rings, int(ok.sum())),
+    }  # fmt: skip
+
+
+def run_campaigns(sim: SimResult, n_genuine: int, rng: np.random.Generator) -> Fraud:
+    """Draw campaigns, the accounts and devices behind them, their reviews and brushing orders."""
+    camp = plan_campaigns(sim, n_genuine, rng)
+    n_rings = int(camp["ring"].max()) + 1 if len(camp["ring"]) else 0
+    ring_devices = [device_ids(rng, int(rng.integers(3, 9))) for _ in range(n_rings)]
+    pools: list[list[int]] = [[] for _ in range(n_rings)]
+    acc_signup: list[np.ndarray] = []
+    acc_ring: list[np.ndarray] = []
+    acc_device: list[np.ndarray] = []
+    rev_account: list[np.ndarray] = []
+    n_acc = 0
+    for ci in np.argsort(camp["start_t"], kind="stable"):
+        ring, size, start = int(camp["ring"][ci]), int(camp["n_reviews"][ci]), int(camp["start_t"][ci])
+        n_reuse = min(len(pools[ring]), int(rng.binomial(size, REUSE_SHARE)))
+        reused = rng.choice(pools[ring], n_reuse, replace=False) if n_reuse else np.empty(0, dtype=np.int64)
+        fresh = np.arange(n_acc, n_acc + size - n_reuse)
+        n_acc += len(fresh)
+        acc_signup.append(np.maximum(start - (rng.uniform(1.0, 14.0, len(fresh)) * DAY).astype(np.int64), 0))
+        acc_ring.append(np.full(len(fresh), ring))
+        acc_device.append(rng.choice(ring_devices[ring], len(fresh)))
+        pools[ring].extend(fresh.tolist())
+        rev_account.append(np.concatenate([reused, fresh]).astype(np.int64))
+    order = np.argsort(camp["start_t"], kind="stable")
+    campaign_of_review = np.repeat(order, camp["n_reviews"][order])
+    accounts = _accounts(rng, acc_signup, acc_ring, acc_device)
+    account = np.concatenate(rev_account) if rev_account else np.empty(0, dtype=np.int64)
+    reviews = _reviews(rng, camp, campaign_of_review, account, accounts, ring_devices)
+    brushing = _brushing(sim, rng, reviews, accounts, camp)
+    logger.info("fraud: %d campaigns, %d fake accounts, %d fake reviews", len(order), n_acc, len(account))
+    return Fraud(accounts=accounts, reviews=reviews, campaigns=camp, brushing=brushing)
+
+
+def _accounts(
+    rng: np.random.Generator, signup: list[np.ndarray], ring: list[np.ndarray], device: list[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Fake accounts look like anyone else's except for their age, their devices and their history."""
+    signup_t = np.concatenate(signup) if signup else np.empty(0, dtype=np.int64)
+    pii = personal_data(rng, len(signup_t))
+    pii.pop("_city_idx")
+    pii[c.DEVICE_ID] = np.concatenate(device) if device else np.empty(0, dtype=object)
+    return {"signup_t": signup_t, "ring": np.concatenate(ring) if ring else np.empty(0, dtype=np.int64), **pii}
+
+
+def _reviews(
+    rng: np.random.Generator,
+    camp: dict[str, np.ndarray],
+    campaign: np.ndarray,
+    account: np.ndarray,
+    accounts: dict[str, np.ndarray],
+    ring_devices: list[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """The burst: within a day and a half of the start, near-identical text, shared devices."""
+    n = len(campaign)
+    attack = camp["kind"][campaign] == "attack"
+    t = camp["start_t"][campaign] + (rng.uniform(0.0, 1.5, n) * DAY).astype(np.int64)
+    t = np.maximum(t, accounts["signup_t"][account] + 2 * HOUR)
+    rating = np.where(attack, np.where(rng.random(n) < 0.88, 1, 2), np.where(rng.random(n) < 0.92, 5, 4))
+    other_device = np.array([rng.choice(ring_devices[r]) for r in camp["ring"][campaign]], dtype=object)
+    device = np.where(rng.random(n) < 0.7, accounts[c.DEVICE_ID][account], other_device)
+    brush = (~attack) & (rng.random(n) < BRUSH_SHARE)
+    return {
+        "account": account, "sku": camp["sku"][campaign], "t": t, "rating": rating.astype(np.int64),
+        "text": campaign_texts(rng, campaign, attack), "device": device, "campaign": campaign,
+        "brush": np.where(brush, np.cumsum(brush) - 1, -1),
+    }  # fmt: skip
+
+
+def _brushing(
+    sim: SimResult,
+    rng: np.random.Generator,
+    reviews: dict[str, np.ndarray],
+    accounts: dict[str, np.ndarray],
+    camp: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Fake orders behind verified-looking boost reviews: paid at list price, delivered before the review."""
+    idx = np.flatnonzero(reviews["brush"] >= 0)
+    account, review_t = reviews["account"][idx], reviews["t"][idx]
+    signup = accounts["signup_t"][account]
+    t = np.maximum(review_t - (rng.uniform(1.0, 3.0, len(idx)) * DAY).astype(np.int64), signup + HOUR)
+    t = np.minimum(t, review_t - HOUR)
+    delivered = t + ((review_t - t) * rng.uniform(0.5, 0.9, len(idx))).astype(np.int64)
+    shipped = t + ((delivered - t) * rng.uniform(0.1, 0.3, len(idx))).astype(np.int64)
+    sku = reviews["sku"][idx]
+    return {
+        "account": account, "sku": sku, "t": t, "promised": (t // DAY + 4) * DAY - 1, "shipped": shipped,
+        "delivered": delivered, "price": np.round(sim.cat.price[sku] * rng.uniform(0.9, 1.0, len(idx)), 2),
+        "campaign": reviews["campaign"][idx],
+    }  # fmt: skip
