@@ -127,7 +127,7 @@ def build_calendar(config: SynthConfig, margin: int = 60) -> Calendar:
         for cat, boost in fest.category_boost.items():
             cat_boost[window, cat_index[cat]] *= boost
         ship_extra_h[peak] += 4 * fest.lift
-        ship_extra_h[window & ~peak] += 4 * (fest.warmup_lift - 1) * 10
+        ship_extra_h[window & ~peak] += 40 * (fest.warmup_lift - 1)
         midnight[peak] = fest.lift >= 2.5
     transit, promise, supplier = _spring_festival_effects(dates, volume)
     first_month = dates[0].year * 12 + dates[0].month

@@ -14,11 +14,20 @@ from features.contract import pandas_dtype, table
 MISSING = -1
 
 
+ID_CHUNK = 1 << 20
+
+
 def make_ids(prefix: str, n: int) -> np.ndarray:
-    """``n`` zero-padded ids (``U000001`` ...) as an object array; padding keeps them sortable."""
+    """``n`` zero-padded ids (``U000001`` ...) as an object array; padding keeps them sortable.
+
+    Built in chunks so the fixed-width unicode intermediates stay small next to the Python strings.
+    """
     width = max(6, len(str(n)))
-    nums = np.strings.zfill(np.arange(1, n + 1).astype(str), width)
-    return np.strings.add(prefix, nums).astype(object)
+    out = np.empty(n, dtype=object)
+    for lo in range(0, n, ID_CHUNK):
+        nums = np.arange(lo + 1, min(lo + ID_CHUNK, n) + 1).astype(f"U{width}")
+        out[lo : lo + len(nums)] = np.strings.add(prefix, np.strings.zfill(nums, width))
+    return out
 
 
 def lookup(ids: np.ndarray, idx: np.ndarray) -> np.ndarray:

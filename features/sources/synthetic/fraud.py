@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 DAY = 86_400
 HOUR = 3_600
 ATTACK_SHARE = 0.2
-REUSE_SHARE = 0.55
+REUSE_SHARE = 0.85
+REUSE_MAX_AGE = 45 * DAY  # rings recycle their recent accounts and retire old ones
 BRUSH_SHARE = 0.5
 
 
@@ -54,7 +55,7 @@ def plan_campaigns(sim: SimResult, n_genuine: int, rng: np.random.Generator) -> 
     first = np.maximum(cat.launch_day[sku] + 7, min(20, days // 4))
     ok = first < days - 3
     start_day = first[ok] + (rng.random(int(ok.sum())) * (days - 3 - first[ok])).astype(np.int64)
-    n_rings = max(2, n // 8)
+    n_rings = max(2, n // 100)  # a few busy rings, so their accounts are both young and reused
     return {
         "kind": np.where(attack[ok], "attack", "boost").astype(object), "sku": sku[ok],
         "start_t": start_day * DAY + rng.integers(0, DAY, int(ok.sum())), "n_reviews": sizes[ok],
@@ -66,8 +67,10 @@ def run_campaigns(sim: SimResult, n_genuine: int, rng: np.random.Generator) -> F
     """Draw campaigns, the accounts and devices behind them, their reviews and brushing orders."""
     camp = plan_campaigns(sim, n_genuine, rng)
     n_rings = int(camp["ring"].max()) + 1 if len(camp["ring"]) else 0
-    ring_devices = [device_ids(rng, int(rng.integers(3, 9))) for _ in range(n_rings)]
+    per_ring = np.bincount(camp["ring"], minlength=n_rings)
+    ring_devices = [device_ids(rng, int(rng.integers(3, 9)) + int(k) // 3) for k in per_ring]
     pools: list[list[int]] = [[] for _ in range(n_rings)]
+    signup_of: list[int] = []
     acc_signup: list[np.ndarray] = []
     acc_ring: list[np.ndarray] = []
     acc_device: list[np.ndarray] = []
@@ -75,11 +78,14 @@ def run_campaigns(sim: SimResult, n_genuine: int, rng: np.random.Generator) -> F
     n_acc = 0
     for ci in np.argsort(camp["start_t"], kind="stable"):
         ring, size, start = int(camp["ring"][ci]), int(camp["n_reviews"][ci]), int(camp["start_t"][ci])
+        pools[ring] = [a for a in pools[ring] if start - signup_of[a] < REUSE_MAX_AGE]
         n_reuse = min(len(pools[ring]), int(rng.binomial(size, REUSE_SHARE)))
         reused = rng.choice(pools[ring], n_reuse, replace=False) if n_reuse else np.empty(0, dtype=np.int64)
         fresh = np.arange(n_acc, n_acc + size - n_reuse)
         n_acc += len(fresh)
-        acc_signup.append(np.maximum(start - (rng.uniform(1.0, 14.0, len(fresh)) * DAY).astype(np.int64), 0))
+        fresh_signup = np.maximum(start - (rng.uniform(1.0, 14.0, len(fresh)) * DAY).astype(np.int64), 0)
+        signup_of.extend(fresh_signup.tolist())
+        acc_signup.append(fresh_signup)
         acc_ring.append(np.full(len(fresh), ring))
         acc_device.append(rng.choice(ring_devices[ring], len(fresh)))
         pools[ring].extend(fresh.tolist())
@@ -116,7 +122,7 @@ def _reviews(
     """The burst: within a day and a half of the start, near-identical text, shared devices."""
     n = len(campaign)
     attack = camp["kind"][campaign] == "attack"
-    t = camp["start_t"][campaign] + (rng.uniform(0.0, 1.5, n) * DAY).astype(np.int64)
+    t = camp["start_t"][campaign] + (np.minimum(rng.exponential(8.0, n), 40.0) * HOUR).astype(np.int64)
     t = np.maximum(t, accounts["signup_t"][account] + 2 * HOUR)
     rating = np.where(attack, np.where(rng.random(n) < 0.88, 1, 2), np.where(rng.random(n) < 0.92, 5, 4))
     other_device = np.array([rng.choice(ring_devices[r]) for r in camp["ring"][campaign]], dtype=object)

@@ -23,7 +23,7 @@ class Ledger:
         if n == 0:
             return
         for name, col in columns.items():
-            self._parts[table][name].append(np.asarray(col))
+            self._parts[table][name].append(_compact(np.asarray(col)))
         self._counts[table] += n
 
     def next_ids(self, table: str, n: int) -> np.ndarray:
@@ -50,3 +50,10 @@ class Ledger:
     def drop(self, table: str) -> None:
         """Free a table's arrays once they have been turned into a DataFrame."""
         self._parts.pop(table, None)
+
+
+def _compact(col: np.ndarray) -> np.ndarray:
+    """Store 64-bit integers as 32-bit: ids, counts and seconds since the start all fit, at half the memory."""
+    if col.dtype == np.int64:
+        return col.astype(np.int32)
+    return col

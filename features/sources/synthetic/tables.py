@@ -168,13 +168,13 @@ def events_table(sim: SimResult, keys: Keys) -> pd.DataFrame:
     t = np.maximum(e["t"], keys.user_signup_t[e["user"]])
     keep = np.flatnonzero(t < end)
     keep = keep[np.argsort(t[keep], kind="stable")]
-    n_sessions = int(e["session"].max()) + 1 if len(keep) else 0
+    used, session = np.unique(e["session"][keep], return_inverse=True)  # ids only for sessions that remain
     frame = to_contract(
         "events",
         {
             c.EVENT_ID: make_ids("E", len(keep)), c.USER_ID: keys.user[e["user"][keep]],
             c.SKU_ID: keys.sku[e["sku"][keep]], c.EVENT_TS: t[keep], c.EVENT_TYPE: EVENT_TYPES[e["kind"][keep]],
-            c.SESSION_ID: make_ids("S", n_sessions)[e["session"][keep]],
+            c.SESSION_ID: make_ids("S", len(used))[session],
         },
         sim.config.start_ns,
     )  # fmt: skip

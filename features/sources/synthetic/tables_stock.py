@@ -54,7 +54,10 @@ def promotions_table(sim: SimResult, sku_ids: np.ndarray) -> pd.DataFrame:
     """Festival rows (no SKU) and SKU promotions, in start order."""
     p, start_ns = sim.promos, sim.config.start_ns
     order = np.lexsort((p.sku, p.start_ns))
-    to_sec = lambda ns: (ns - start_ns) // 1_000_000_000  # noqa: E731
+
+    def to_sec(ns: np.ndarray) -> np.ndarray:
+        return (ns - start_ns) // 1_000_000_000
+
     return to_contract(
         "promotions",
         {

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from features.sources.synthetic import truth_columns as tc
 from features.sources.synthetic.frames import MISSING, make_ids, timestamps
 from features.sources.synthetic.fraud import Fraud
 from features.sources.synthetic.fulfilment import BAD_KINDS
@@ -32,16 +33,16 @@ def users_truth(sim: SimResult, fraud: Fraud, keys: Keys) -> pd.DataFrame:
     return pd.DataFrame(
         {
             c.USER_ID: keys.user,
-            "is_fake": np.r_[np.zeros(pop.n, bool), np.ones(n_fake, bool)],
-            "segment": np.r_[_segments(pop.rate, pop.price_sensitivity, value), np.full(n_fake, "fake", object)],
-            "latent_value": np.r_[value, pad], "purchase_rate": np.r_[pop.rate, pad],
-            "price_sensitivity": np.r_[pop.price_sensitivity, pad], "base_hazard": np.r_[pop.base_hazard, pad],
-            "taste_cluster": np.r_[pop.taste, np.full(n_fake, -1)],
-            "fraud_ring": np.r_[np.full(pop.n, -1), fraud.accounts["ring"]],
-            "churned_at": timestamps(start, np.r_[churned_at, np.full(n_fake, MISSING)]),
-            "reactivated_at": timestamps(start, np.r_[reactivated_at, np.full(n_fake, MISSING)]),
-            "is_churned": np.r_[cust.churned, np.zeros(n_fake, bool)],
-            "n_bad_experiences": np.r_[n_bad, np.zeros(n_fake, np.int64)],
+            tc.IS_FAKE: np.r_[np.zeros(pop.n, bool), np.ones(n_fake, bool)],
+            tc.SEGMENT: np.r_[_segments(pop.rate, pop.price_sensitivity, value), np.full(n_fake, "fake", object)],
+            tc.LATENT_VALUE: np.r_[value, pad], tc.PURCHASE_RATE: np.r_[pop.rate, pad],
+            tc.PRICE_SENSITIVITY: np.r_[pop.price_sensitivity, pad], tc.BASE_HAZARD: np.r_[pop.base_hazard, pad],
+            tc.TASTE_CLUSTER: np.r_[pop.taste, np.full(n_fake, -1)],
+            tc.FRAUD_RING: np.r_[np.full(pop.n, -1), fraud.accounts["ring"]],
+            tc.CHURNED_AT: timestamps(start, np.r_[churned_at, np.full(n_fake, MISSING)]),
+            tc.REACTIVATED_AT: timestamps(start, np.r_[reactivated_at, np.full(n_fake, MISSING)]),
+            tc.IS_CHURNED: np.r_[cust.churned, np.zeros(n_fake, bool)],
+            tc.N_BAD_EXPERIENCES: np.r_[n_bad, np.zeros(n_fake, np.int64)],
         }
     )  # fmt: skip
 
@@ -75,16 +76,16 @@ def churn_tables(sim: SimResult, keys: Keys) -> dict[str, pd.DataFrame]:
     months = pd.date_range(first, periods=cust.exposure.shape[1], freq="MS")
     hazard = pd.DataFrame(
         {
-            c.USER_ID: keys.user[user], "month": months[month].to_numpy(),
-            "hazard": -np.expm1(-cust.hazard_sum[user, month].astype(float)),
-            "exposure_days": cust.exposure[user, month].astype(np.int64),
+            c.USER_ID: keys.user[user], tc.MONTH: months[month].to_numpy(),
+            tc.HAZARD: -np.expm1(-cust.hazard_sum[user, month].astype(float)),
+            tc.EXPOSURE_DAYS: cust.exposure[user, month].astype(np.int64),
         }
     )  # fmt: skip
     ev = cust.churn_events()
     events = pd.DataFrame(
         {
-            c.USER_ID: keys.user[ev["user"]], "at": timestamps(start, ev["day"] * DAY + DAY - 1),
-            "event": np.where(ev["kind"] == 1, "churn", "reactivation").astype(object),
+            c.USER_ID: keys.user[ev["user"]], tc.AT: timestamps(start, ev["day"] * DAY + DAY - 1),
+            tc.EVENT: np.where(ev["kind"] == 1, "churn", "reactivation").astype(object),
         }
     )  # fmt: skip
     bad = sim.ledger.columns("bad")
@@ -93,10 +94,10 @@ def churn_tables(sim: SimResult, keys: Keys) -> dict[str, pd.DataFrame]:
     experiences = pd.DataFrame(
         {
             c.USER_ID: keys.user[bad["user"][keep]], c.ORDER_ID: keys.order[bad["order"][keep]],
-            "at": timestamps(start, bad["t"][keep]), "kind": np.array(BAD_KINDS, dtype=object)[bad["kind"][keep]],
-            "weight": bad["weight"][keep],
+            tc.AT: timestamps(start, bad["t"][keep]), tc.KIND: np.array(BAD_KINDS, dtype=object)[bad["kind"][keep]],
+            tc.WEIGHT: bad["weight"][keep],
         }
-    ).sort_values("at", kind="stable", ignore_index=True)  # fmt: skip
+    ).sort_values(tc.AT, kind="stable", ignore_index=True)  # fmt: skip
     return {"churn_hazard": hazard, "churn_events": events, "experiences": experiences}
 
 
@@ -106,9 +107,9 @@ def demand_truth(sim: SimResult, sku_ids: np.ndarray) -> pd.DataFrame:
     true, sold = sim.true_demand[day, sku].astype(np.int64), sim.sold[day, sku].astype(np.int64)
     return pd.DataFrame(
         {
-            c.SKU_ID: sku_ids[sku], c.DATE: timestamps(sim.config.start_ns, day * DAY), "true_demand": true,
-            "observed_units": sold, "lost_units": true - sold,
-            "stockout": sim.closing_stock[day, sku] == 0,
+            c.SKU_ID: sku_ids[sku], c.DATE: timestamps(sim.config.start_ns, day * DAY), tc.TRUE_DEMAND: true,
+            tc.OBSERVED_UNITS: sold, tc.LOST_UNITS: true - sold,
+            tc.STOCKOUT: sim.closing_stock[day, sku] == 0,
         }
     )  # fmt: skip
 
@@ -119,16 +120,16 @@ def fraud_truth(fraud: Fraud, keys: Keys, n_genuine_orders: int, start_ns: int) 
     campaign_ids = make_ids("C", len(camp["sku"]))
     campaigns = pd.DataFrame(
         {
-            "campaign_id": campaign_ids, "campaign_kind": camp["kind"], c.SKU_ID: keys.sku[camp["sku"]],
-            "start_at": timestamps(start_ns, camp["start_t"]), "n_reviews": camp["n_reviews"].astype(np.int64),
-            "ring_id": camp["ring"].astype(np.int64),
+            tc.CAMPAIGN_ID: campaign_ids, tc.CAMPAIGN_KIND: camp["kind"], c.SKU_ID: keys.sku[camp["sku"]],
+            tc.START_AT: timestamps(start_ns, camp["start_t"]), tc.N_REVIEWS: camp["n_reviews"].astype(np.int64),
+            tc.RING_ID: camp["ring"].astype(np.int64),
         }
     )  # fmt: skip
     b = fraud.brushing
     brushing = pd.DataFrame(
         {
             c.ORDER_ID: keys.order[n_genuine_orders + np.arange(len(b["account"]))],
-            "campaign_id": campaign_ids[b["campaign"]] if len(b["account"]) else np.empty(0, dtype=object),
+            tc.CAMPAIGN_ID: campaign_ids[b["campaign"]] if len(b["account"]) else np.empty(0, dtype=object),
         }
     )
     return {"campaigns": campaigns, "brushing_orders": brushing}

@@ -13,6 +13,7 @@ from features.sources.base import SourceBatch
 from features.sources.synthetic import tables as tb
 from features.sources.synthetic import tables_stock as ts
 from features.sources.synthetic import truth as tr
+from features.sources.synthetic import truth_columns as tc
 from features.sources.synthetic.config import SynthConfig
 from features.sources.synthetic.frames import MISSING, make_ids, rank_ids, to_contract
 from features.sources.synthetic.fraud import Fraud, run_campaigns
@@ -88,10 +89,10 @@ def _reviews(
     campaign = np.r_[np.full(len(genuine["t"]), MISSING), f["campaign"]]
     truth = pd.DataFrame(
         {
-            c.REVIEW_ID: ids[order], "is_fake": is_fake[order],
-            "campaign_id": np.where(campaign >= 0, campaign_ids[np.maximum(campaign, 0)], None)[order],
-            "campaign_kind": np.where(campaign >= 0, fraud.campaigns["kind"][np.maximum(campaign, 0)], None)[order],
-            "late_days": np.r_[genuine["late_days"], np.zeros(len(f["t"]), np.int64)][order],
+            c.REVIEW_ID: ids[order], tc.IS_FAKE: is_fake[order],
+            tc.CAMPAIGN_ID: np.where(campaign >= 0, campaign_ids[np.maximum(campaign, 0)], None)[order],
+            tc.CAMPAIGN_KIND: np.where(campaign >= 0, fraud.campaigns["kind"][np.maximum(campaign, 0)], None)[order],
+            tc.LATE_DAYS: np.r_[genuine[tc.LATE_DAYS], np.zeros(len(f["t"]), np.int64)][order],
         }
     )  # fmt: skip
     return table, truth
