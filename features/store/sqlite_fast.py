@@ -1,0 +1,102 @@
+"""Fast path: read the rows Feast materialized into its SQLite online store, without the SDK's per-call work.
+
+Why: ``store.get_online_features`` re-resolves the service, converts entity values to protos and builds a
+response proto on every call; for one id that overhead exceeds the SQLite lookup itself. This module reads the
+same table (``compute_table_id(project, view)``) with the same entity-key encoding (Feast's
+``serialize_entity_key``) and decodes the same ``ValueProto`` blobs, falling back to Feast's own converter for
+anything but plain scalars, so it returns what the SDK returns. It only reads; Feast still owns the schema and
+writes (materialization). SQLite only: with Redis the reader uses the SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from feast import FeatureStore
+from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.helpers import compute_table_id
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.type_map import feast_value_type_to_python_type
+
+from features.store.layout import ServiceLayout, ViewLayout
+
+logger = logging.getLogger(__name__)
+
+_SCALARS = frozenset({"double_val", "float_val", "int64_val", "int32_val", "string_val", "bool_val"})
+_CHUNK = 500  # keys per query, well under SQLite's bound-parameter limit
+_ABSENT: dict[str, Any] = {}  # the features of a key the store does not hold: all null
+
+
+def decode(blob: bytes) -> Any:
+    """A stored ``ValueProto`` as the Python value the SDK returns (None when unset)."""
+    value = ValueProto()
+    value.ParseFromString(blob)
+    kind = value.WhichOneof("val")
+    if kind in _SCALARS:
+        return getattr(value, kind)
+    return feast_value_type_to_python_type(value)
+
+
+def _key_value(kind: str, value: Any) -> ValueProto:
+    return ValueProto(int64_val=value) if kind == "int64" else ValueProto(string_val=value)
+
+
+class SqliteFastPath:
+    """Read-only connection to Feast's SQLite online store, shared by the threads of one server process."""
+
+    def __init__(self, db_path: Path, store: FeatureStore) -> None:
+        if not db_path.exists():
+            raise FileNotFoundError(f"no online store at {db_path}: run `shopsense features materialize` first")
+        self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._store = store
+        self._key_version = store.config.entity_key_serialization_version
+        self._tables: dict[str, str] = {}
+
+    def _table(self, view: str) -> str:
+        if view not in self._tables:
+            versioning = self._store.config.registry.enable_online_feature_view_versioning
+            table = compute_table_id(self._store.project, self._store.get_feature_view(view), versioning)
+            self._tables[view] = '"' + table.replace('"', '""') + '"'
+        return self._tables[view]
+
+    def entity_key(self, view: ViewLayout, keys: dict[str, list[Any]], row: int) -> bytes:
+        """The bytes Feast stored this row under (its own serializer, so the encodings cannot drift)."""
+        values = [_key_value(kind, keys[k][row]) for k, kind in zip(view.join_keys, view.key_kinds, strict=True)]
+        proto = EntityKeyProto(join_keys=list(view.join_keys), entity_values=values)
+        return serialize_entity_key(proto, entity_key_serialization_version=self._key_version)
+
+    def _fetch(self, view: str, blobs: list[bytes]) -> dict[bytes, dict[str, bytes]]:
+        rows: dict[bytes, dict[str, bytes]] = {}
+        unique = list(dict.fromkeys(blobs))
+        table = self._table(view)
+        with self._lock:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                sql = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({','.join('?' * len(chunk))})"
+                for key, feature, value in self._conn.execute(sql, chunk):
+                    rows.setdefault(key, {})[feature] = value
+        return rows
+
+    def read(
+        self, layout: ServiceLayout, keys: dict[str, list[Any]], n: int
+    ) -> tuple[dict[str, list[Any]], dict[str, list[bool]]]:
+        """Values per output column and, per view, whether each row's key was found."""
+        values: dict[str, list[Any]] = {}
+        found: dict[str, list[bool]] = {}
+        for view in layout.views:
+            blobs = [self.entity_key(view, keys, i) for i in range(n)]
+            stored = {key: {f: decode(v) for f, v in row.items()} for key, row in self._fetch(view.name, blobs).items()}
+            found[view.name] = [blob in stored for blob in blobs]
+            per_row = [stored.get(blob, _ABSENT) for blob in blobs]
+            for feature, column in zip(view.features, view.columns, strict=True):
+                values[column] = [row.get(feature) for row in per_row]
+        return values, found
+
+    def close(self) -> None:
+        self._conn.close()
