@@ -1,6 +1,12 @@
-"""Data tests of the synthetic world: determinism, the contract, keys, and the realism the handbooks describe."""
+"""Data tests of the synthetic world: determinism, the contract, keys, and the realism the handbooks describe.
+
+The realism checks run on a small world built once per session. ``SHOPSENSE_SYNTH_TEST_PRESET=default`` runs the
+same checks on a named preset instead (slower; used to confirm the default preset is realistic too).
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -19,6 +25,8 @@ REVENUE = "revenue"  # derived in these tests, not a contract column
 # Big enough for every realism statistic to be stable, small enough to build in a few seconds: September start
 # so the window holds two 双11, a Spring Festival and a 618.
 WORLD = SynthConfig(seed=11, users=4_000, products=400, days=500, start_date="2024-09-01")
+if os.environ.get("SHOPSENSE_SYNTH_TEST_PRESET"):
+    WORLD = SynthConfig.preset(os.environ["SHOPSENSE_SYNTH_TEST_PRESET"])  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -226,3 +234,17 @@ def test_personal_data_looks_chinese(world: SourceBatch) -> None:
     assert users[c.CITY].isin(["上海", "北京", "广州", "深圳", "杭州", "成都"]).mean() > 0.2
     assert users[c.BIRTH_YEAR].isna().any() and users[c.BIRTH_YEAR].dtype == "Int64"
     assert world.tables["reviews"][c.REVIEW_TEXT].dropna().str.contains(r"[\u4e00-\u9fff]").all()
+
+
+def test_promotions_raise_demand(world: SourceBatch) -> None:
+    promos = world.tables["promotions"]
+    promos = promos[promos[c.PROMO_TYPE] != "festival"]
+    days = [pd.date_range(s, e, freq="D", normalize=True) for s, e in zip(promos[c.START_AT], promos[c.END_AT])]
+    on_promo = pd.DataFrame(
+        {c.SKU_ID: promos[c.SKU_ID].repeat([len(d) for d in days]).to_numpy(), c.DATE: np.concatenate(days)}
+    ).drop_duplicates()
+    demand = world.truth["demand"].merge(on_promo.assign(promo=True), on=[c.SKU_ID, c.DATE], how="left")
+    demand = demand[demand[c.SKU_ID].isin(on_promo[c.SKU_ID])]
+    on = demand["promo"].eq(True)
+    lift = demand[on].groupby(c.SKU_ID)[tc.TRUE_DEMAND].mean() / demand[~on].groupby(c.SKU_ID)[tc.TRUE_DEMAND].mean()
+    assert lift.replace(np.inf, np.nan).dropna().median() > 1.3

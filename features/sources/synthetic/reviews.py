@@ -32,8 +32,9 @@ def genuine_reviews(sim: SimResult, rng: np.random.Generator) -> dict[str, np.nd
     defect, wrong = lines["defect"][idx], lines["wrong"][idx]
     rating = rate(rng, sim.cat.quality[sku], late_i, defect, wrong)
     user = orders["user"][o[idx]]
-    own_device = sim.pop.pii[c.DEVICE_ID][user]
-    device = np.where(rng.random(len(idx)) < 0.9, own_device, device_ids(rng, len(idx)))
+    device = sim.pop.pii[c.DEVICE_ID][user]
+    other = np.flatnonzero(rng.random(len(idx)) >= 0.9)  # posted from a second phone or a tablet
+    device[other] = device_ids(rng, len(other))
     return {
         "user": user, "sku": sku, "order": o[idx], "t": t, "rating": rating,
         "text": genuine_texts(rng, rating, sim.cat.category[sku], late_i, defect, wrong), "device": device,

@@ -42,6 +42,8 @@ def generate(config: SynthConfig, progress: bool = True) -> SourceBatch:
     tables.update(order_frames)
     steps.update()
     tables.update(tb.after_sales_tables(sim, keys))
+    for done in ("orders", "lines", "returns", "tickets"):
+        sim.ledger.drop(done)  # large worlds: free the raw arrays before the events table is built
     tables["events"] = tb.events_table(sim, keys)
     steps.update()
     tables["reviews"], review_truth = _reviews(sim, genuine, fraud, keys)
