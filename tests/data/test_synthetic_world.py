@@ -239,7 +239,8 @@ def test_personal_data_looks_chinese(world: SourceBatch) -> None:
 def test_promotions_raise_demand(world: SourceBatch) -> None:
     promos = world.tables["promotions"]
     promos = promos[promos[c.PROMO_TYPE] != "festival"]
-    days = [pd.date_range(s, e, freq="D", normalize=True) for s, e in zip(promos[c.START_AT], promos[c.END_AT])]
+    spans = zip(promos[c.START_AT], promos[c.END_AT], strict=True)
+    days = [pd.date_range(start, end, freq="D", normalize=True) for start, end in spans]
     on_promo = pd.DataFrame(
         {c.SKU_ID: promos[c.SKU_ID].repeat([len(d) for d in days]).to_numpy(), c.DATE: np.concatenate(days)}
     ).drop_duplicates()

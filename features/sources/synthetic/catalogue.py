@@ -84,7 +84,7 @@ def _pick_item_types(rng: np.random.Generator, category: np.ndarray) -> np.ndarr
 
 def _brands(rng: np.random.Generator, category: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Brands are category-specific; about a dozen SKUs per brand, each brand with a quality effect."""
-    combos = np.array([h + t + s for h in v.BRAND_HEADS for t in v.BRAND_TAILS for s in ("", "家", "记", "坊")])
+    combos = np.array([h + t + s for h in v.BRAND_HEADS for t in v.BRAND_TAILS for s in ("", "记", "坊", "堂")])
     combos = combos[rng.permutation(len(combos))]
     brand_idx = np.empty(len(category), dtype=np.int64)
     offset = 0
@@ -105,8 +105,11 @@ def _titles(rng: np.random.Generator, category: np.ndarray, item_type: np.ndarra
     for ci, cat in enumerate(v.CATEGORIES):
         mask = np.flatnonzero(category == ci)
         adj = np.array(v.ADJECTIVES[cat], dtype=object)[rng.integers(0, len(v.ADJECTIVES[cat]), len(mask))]
-        spec = np.array(v.SPECS[cat], dtype=object)[rng.integers(0, len(v.SPECS[cat]), len(mask))]
-        titles[mask] = brand[mask] + " " + adj + type_names[item_type[mask]] + " " + spec
+        titles[mask] = brand[mask] + " " + adj + type_names[item_type[mask]] + " "
+    for ti, kind in enumerate(v.ITEM_TYPES):
+        mask = np.flatnonzero(item_type == ti)
+        specs = v.SPECS.get(kind.name, v.SPECS[kind.category])
+        titles[mask] = titles[mask] + np.array(specs, dtype=object)[rng.integers(0, len(specs), len(mask))]
     return titles
 
 

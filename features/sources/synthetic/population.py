@@ -9,6 +9,7 @@ import numpy as np
 
 from features import columns as c
 from features.sources.synthetic import vocab as v
+from features.sources.synthetic.calendar import sample_seconds
 from features.sources.synthetic.config import SynthConfig
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def build_population(config: SynthConfig, rng: np.random.Generator) -> Populatio
     pii = personal_data(rng, n)
     tiers = np.array([c[1] for c in v.CITIES])
     return Population(
-        signup_day=signup_day, signup_sec=rng.integers(0, 86_400, n), rate=rate, price_sensitivity=ps,
+        signup_day=signup_day, signup_sec=sample_seconds(rng, n, False), rate=rate, price_sensitivity=ps,
         ps_tier=np.minimum((ps * PS_TIERS).astype(np.int64), PS_TIERS - 1), taste=taste, base_hazard=base_hazard,
         main_channel=rng.choice(len(v.ORDER_CHANNELS), size=n, p=[0.65, 0.25, 0.10]),
         city_tier=tiers[pii.pop("_city_idx")], pii=pii,
@@ -78,7 +79,7 @@ def personal_data(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     birth_known = rng.random(n) > 0.15
     acq = rng.choice(len(v.ACQUISITION_CHANNELS), size=n, p=v.ACQUISITION_WEIGHTS)
     return {
-        c.USER_NAME: display_names(rng, n),
+        c.USER_NAME: display_names(rng, gender),
         c.PHONE: phone_numbers(rng, n),
         c.CITY: np.array([name for name, _, _ in v.CITIES], dtype=object)[city_idx],
         c.COUNTRY: np.full(n, "CN", dtype=object),
@@ -90,11 +91,17 @@ def personal_data(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     }
 
 
-def display_names(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Real-name style (王芳, 李子涵) or nickname style (小雪1234) display names."""
+def display_names(rng: np.random.Generator, gender: np.ndarray) -> np.ndarray:
+    """Real-name style (王芳, 李子涵) or nickname style (小雪1234) display names, given chars by gender."""
+    n = len(gender)
     sur = np.array(v.SURNAMES, dtype=object)[rng.integers(0, len(v.SURNAMES), n)]
-    chars = np.array(v.GIVEN_CHARS, dtype=object)
-    g1, g2 = chars[rng.integers(0, len(chars), n)], chars[rng.integers(0, len(chars), n)]
+    pools = {g: np.array(chars + v.GIVEN_NEUTRAL, dtype=object) for g, chars in
+             (("M", v.GIVEN_MALE), ("F", v.GIVEN_FEMALE), ("U", v.GIVEN_MALE + v.GIVEN_FEMALE))}  # fmt: skip
+    g1, g2 = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    for g, chars in pools.items():
+        mask = np.flatnonzero(gender == g)
+        g1[mask] = chars[rng.integers(0, len(chars), len(mask))]
+        g2[mask] = chars[rng.integers(0, len(chars), len(mask))]
     real = np.where(rng.random(n) < 0.5, sur + g1, sur + g1 + g2)
     nick_prefix = np.array(v.NICK_PREFIX, dtype=object)[rng.integers(0, len(v.NICK_PREFIX), n)]
     digits = rng.integers(0, 10_000, n).astype(str).astype(object)
