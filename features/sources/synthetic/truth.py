@@ -26,7 +26,7 @@ def users_truth(sim: SimResult, fraud: Fraud, keys: Keys) -> pd.DataFrame:
     pop, cust, start = sim.pop, sim.customers, sim.config.start_ns
     n_fake = len(fraud.accounts["signup_t"])
     value = pop.rate * 30 * (1 + LINES_PER_ORDER) * sim.group_line_value[pop.group]
-    churned_at, reactivated_at = _last_events(sim)
+    churned_at, reactivated_at = _first_events(sim)
     bad = sim.ledger.columns("bad")
     n_bad = np.bincount(bad["user"], minlength=pop.n)
     pad = np.full(n_fake, np.nan)
@@ -57,14 +57,18 @@ def _segments(rate: np.ndarray, ps: np.ndarray, value: np.ndarray) -> np.ndarray
     return seg
 
 
-def _last_events(sim: SimResult) -> tuple[np.ndarray, np.ndarray]:
-    """End-of-day time of each user's last churn (only if still churned) and last reactivation."""
+def _first_events(sim: SimResult) -> tuple[np.ndarray, np.ndarray]:
+    """End-of-day time of each user's first churn and first reactivation (MISSING if none).
+
+    Later spells (a reactivated user who churns again) are in the ``churn_events`` table; ``is_churned`` says
+    whether the user is gone at the end of the window.
+    """
     n, ev = sim.pop.n, sim.customers.churn_events()
     churned_at, reactivated_at = np.full(n, MISSING), np.full(n, MISSING)
     for kind, target in ((1, churned_at), (0, reactivated_at)):
-        m = ev["kind"] == kind
-        target[ev["user"][m]] = ev["day"][m] * DAY + DAY - 1  # events are in day order: last one wins
-    churned_at[~sim.customers.churned] = MISSING
+        m = np.flatnonzero(ev["kind"] == kind)  # events are in day order
+        users, first = np.unique(ev["user"][m], return_index=True)
+        target[users] = ev["day"][m[first]] * DAY + DAY - 1
     return churned_at, reactivated_at
 
 
