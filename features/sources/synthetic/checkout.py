@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from features.sources.synthetic.simulate import Basket, Simulation
 
 DAY = 86_400
+GOOD_RELIEF = 0.15  # how much a smooth delivery wears down the bad-experience score
 
 
 def price_lines(
@@ -110,7 +111,12 @@ def _after_sales(
     )  # fmt: skip
     bo, felt, weight, kind = ff.bad_experiences(shipping, lo, out, tickets)
     ledger.add("bad", user=user[bo], order=uid[bo], t=felt, kind=kind, weight=weight)
-    sim.customers.schedule_bad(user[bo], felt // DAY, weight)
+    smooth = np.flatnonzero(live & (np.bincount(bo, minlength=len(live)) == 0))
+    sim.customers.schedule_bad(
+        np.concatenate([user[bo], user[smooth]]),
+        np.concatenate([felt, shipping.delivered[smooth]]) // DAY,
+        np.concatenate([weight, np.full(len(smooth), -GOOD_RELIEF)]),
+    )
 
 
 def _remember_favourites(sim: Simulation, users: np.ndarray, sku: np.ndarray, live: np.ndarray) -> None:

@@ -12,13 +12,12 @@ from collections import defaultdict
 import numpy as np
 
 from features.sources.synthetic.calendar import Calendar
-from features.sources.synthetic.population import MEAN_RATE as MEAN_RATE_REF
 from features.sources.synthetic.population import Population
 
 logger = logging.getLogger(__name__)
 
 BAD_HALF_LIFE = 60.0
-BAD_HAZARD = 0.8  # log-hazard per unit of bad-experience score
+BAD_HAZARD = 1.2  # log-hazard per unit of bad-experience score
 BAD_ENGAGEMENT = 0.35  # log purchase-rate drop per unit of bad-experience score
 COUPON_DAYS = 14
 COUPON_VALUES = np.array([10.0, 20.0, 30.0])
@@ -49,14 +48,15 @@ class Customers:
         self.bad *= self._decay
         for users, weights in self.pending.pop(day, []):
             self.bad += np.bincount(users, weights=weights, minlength=len(self.bad))
+        np.maximum(self.bad, 0.0, out=self.bad)
         return np.flatnonzero((self.pop.signup_day <= day) & ~self.churned)
 
     def schedule_bad(self, users: np.ndarray, days: np.ndarray, weights: np.ndarray) -> None:
-        """Queue bad experiences (late parcel, defect, unresolved ticket) for the day they are felt."""
+        """Queue experiences for the day they are felt: bad ones (late parcel, defect, unresolved ticket) add
+        to the score, smooth deliveries (negative weights) wear it down, so one late parcel among fifty good ones
+        hurts less than one among three."""
         if not len(users):
             return
-        # one late parcel among fifty good ones hurts less than one among three
-        weights = weights * np.clip((MEAN_RATE_REF / self.pop.rate[users]) ** 0.4, 0.3, 2.0)
         order = np.argsort(days, kind="stable")
         users, days, weights = users[order], days[order], weights[order]
         uniq, first = np.unique(days, return_index=True)

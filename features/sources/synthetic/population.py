@@ -56,7 +56,8 @@ def build_population(config: SynthConfig, rng: np.random.Generator) -> Populatio
     rate[rng.random(n) < 0.1] *= 0.05  # registered, hardly ever buys
     ps = 1.0 / (1.0 + np.exp(-(1.3 * rng.normal(0.0, 1.0, n) - 0.35 * z_rate)))
     taste = rng.choice(TASTE_CLUSTERS, size=n, p=rng.dirichlet(np.full(TASTE_CLUSTERS, 3.0)))
-    base_hazard = 0.00045 * rng.lognormal(0.0, 0.5, n) * (0.6 + 0.8 * ps) * (rate / MEAN_RATE) ** -0.25
+    loyalty = np.clip(rate / MEAN_RATE, 0.2, 10.0) ** -0.6  # frequent buyers are stickier
+    base_hazard = 0.0004 * rng.lognormal(0.0, 0.5, n) * (0.6 + 0.8 * ps) * loyalty
     pii = personal_data(rng, n)
     tiers = np.array([c[1] for c in v.CITIES])
     return Population(

@@ -156,7 +156,8 @@ class Simulation:
         order = idx[np.lexsort((b.t[b.line_order[idx]], b.sku[idx]))]
         sku, qty = b.sku[order], b.qty[order]
         cum = np.cumsum(qty)
-        run_start = np.r_[True, sku[1:] != sku[:-1]]
+        run_start = np.ones(len(sku), dtype=bool)
+        run_start[1:] = sku[1:] != sku[:-1]
         base = np.maximum.accumulate(np.where(run_start, cum - qty, 0))
         before = cum - qty - base
         served = np.clip(self.inventory.on_hand[sku] - before, 0, qty)
