@@ -14,7 +14,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
     # The demo and the realism checks: two full years, every festival twice.
     "default": {"users": 20_000, "products": 2_000, "days": 730, "start_date": "2024-01-01"},
     # The scale test: >= 5M order lines; events thinned so the table stays within memory.
-    "large": {"users": 200_000, "products": 5_000, "days": 730, "start_date": "2024-01-01", "event_rate": 0.25},
+    "large": {"users": 200_000, "products": 5_000, "days": 730, "start_date": "2024-01-01", "event_rate": 0.2},
     # Unit tests: starts in September so 400 days cover a 双11, a 双12, a Spring Festival and a 618.
     "tiny": {"users": 1_500, "products": 200, "days": 400, "start_date": "2024-09-01"},
 }
