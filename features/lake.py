@@ -73,10 +73,11 @@ def _unknown_table(name: str, raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare_dirs(paths: DatasetPaths) -> None:
-    """Start from empty lake and quarantine folders so tables from an earlier, different run cannot linger."""
-    for folder in (paths.lake, paths.quarantine, paths.truth):
+    """Start from empty folders so nothing from an earlier run lingers; features derive from the lake, so go too."""
+    for folder in (paths.lake, paths.quarantine, paths.truth, paths.features):
         if folder.exists():
             shutil.rmtree(folder)
+    for folder in (paths.lake, paths.quarantine, paths.truth):
         folder.mkdir(parents=True)
 
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from training import cli_data, cli_features
+from training import cli_data, cli_features, cli_train
 
 app = typer.Typer(
     name="shopsense",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_data.app, name="data")
 app.add_typer(cli_features.app, name="features")
+app.add_typer(cli_train.app, name="train")
 
 
 @app.callback()

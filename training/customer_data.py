@@ -1,0 +1,56 @@
+"""Assemble the customer dataset of a lake: user features at monthly cutoffs joined to churn/LTV labels.
+
+Side effects stay here (reading the lake, building missing feature partitions); the labelling and splitting
+logic is the pure code in :mod:`training.datasets`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from features import build, engine
+from features import columns as c
+from features.users import USER_FEATURES
+from training.datasets import CustomerDataset, LabelConfig, customer_dataset, order_values
+from training.settings import DatasetPaths, Settings
+
+logger = logging.getLogger(__name__)
+
+FIRST_CUTOFF_AFTER_DAYS = 90  # a cutoff needs some history before it to say anything about a user
+
+
+def lake_order_values(paths: DatasetPaths) -> pd.DataFrame:
+    """Order values from the lake (only the columns labels need, so large lakes stay cheap)."""
+    orders = pd.read_parquet(paths.lake / "orders.parquet", columns=[c.ORDER_ID, c.USER_ID, c.ORDER_TS, c.STATUS])
+    items = pd.read_parquet(paths.lake / "order_items.parquet", columns=[c.ORDER_ID, c.QUANTITY, c.UNIT_PRICE])
+    return order_values(orders, items)
+
+
+def training_cutoffs(ov: pd.DataFrame) -> tuple[list[pd.Timestamp], pd.Timestamp]:
+    """Monthly cutoffs from a quarter after the first order to the month of the last; and the data end."""
+    first, last = ov[c.ORDER_TS].min(), ov[c.ORDER_TS].max()
+    data_end = last.normalize() + pd.Timedelta(days=1)
+    start = first + pd.Timedelta(days=FIRST_CUTOFF_AFTER_DAYS)
+    return build.monthly_cutoffs(start, data_end), data_end
+
+
+def ensure_user_features(paths: DatasetPaths, cutoffs: list[pd.Timestamp], settings: Settings) -> pd.DataFrame:
+    """Build the user-feature partitions that are missing for ``cutoffs`` and return the rows for them."""
+    missing = [t for t in cutoffs if not build.partition_path(paths, USER_FEATURES, t).exists()]
+    if missing:
+        build.build(USER_FEATURES, engine.connect(settings), paths, missing)
+    frames = [pd.read_parquet(build.partition_path(paths, USER_FEATURES, t)) for t in cutoffs]
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_customer_dataset(paths: DatasetPaths, config: LabelConfig, settings: Settings) -> CustomerDataset:
+    """Everything a customer decision (churn, tiering, LTV) trains and tests on, for one dataset."""
+    ov = lake_order_values(paths)
+    cutoffs, data_end = training_cutoffs(ov)
+    features = ensure_user_features(paths, cutoffs, settings)
+    names = [col for col in features.columns if col not in (c.USER_ID, c.AS_OF)]
+    dataset = customer_dataset(features, names, ov, config, data_end)
+    dataset.lineage.update({"dataset": paths.name, "lake": str(paths.lake), "feature_set": USER_FEATURES.name})
+    return dataset
