@@ -92,6 +92,7 @@ SOURCE_FILE = "source_file"
 
 # feature tables
 AS_OF = "as_of"
+REVIEWER_ID = "reviewer_id"
 UNIQUE_ID = "unique_id"
 DS = "ds"
 Y = "y"
