@@ -20,8 +20,11 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
 
 
 def flag(condition: ir.BooleanValue) -> ir.FloatingValue:
-    """1.0 where the condition holds, else 0.0 (null counts as false), for conditional sums."""
-    return ibis.ifelse(condition.fill_null(False), 1.0, 0.0)
+    """1.0 where the condition holds, else 0.0 (null counts as false), for conditional sums and means.
+
+    Integer literals cast to float: Spark types float literals as DECIMAL, which would round a mean.
+    """
+    return ibis.ifelse(condition.fill_null(False), 1, 0).cast("float64")
 
 
 def safe_ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:

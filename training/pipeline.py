@@ -103,15 +103,23 @@ def _score_churn_version(name: str, x_test: pd.DataFrame, y_test: pd.Series):
 
 
 def train_churn(
-    dataset: str | None = None, horizon_days: int = 90, seed: int = 42, settings: Settings | None = None
+    dataset: str | None = None,
+    horizon_days: int = 90,
+    seed: int = 42,
+    settings: Settings | None = None,
+    classifier_params: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train, evaluate, log, register and gate the churn decision on one dataset."""
+    """Train, evaluate, log, register and gate the churn decision on one dataset.
+
+    ``classifier_params`` override the LightGBM defaults (hyper-parameter trials from a notebook go through here,
+    and through the same champion gate).
+    """
     started = time.perf_counter()
     settings = settings or get_settings()
     paths = settings.dataset(dataset or settings.default_dataset)
     data = load_customer_dataset(paths, LabelConfig(horizon_days=horizon_days), settings)
     (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = (data.xy(r) for r in ("train", "validation", "test"))
-    classifier = ChurnClassifier(random_state=seed).fit(x_tr, y_tr, x_val, y_val)
+    classifier = ChurnClassifier(random_state=seed, **(classifier_params or {})).fit(x_tr, y_tr, x_val, y_val)
     baselines = {"recency_rule": RecencyBaseline().fit(x_tr, y_tr), "rfm_logreg": RfmLogisticBaseline().fit(x_tr, y_tr)}
     ltv = _fit_ltv(data, seed)
     thresholds = choose_risk_thresholds(classifier.predict_proba(x_val)[:, 1], y_val.to_numpy())
