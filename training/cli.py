@@ -19,6 +19,24 @@ app.add_typer(cli_features.app, name="features")
 app.add_typer(cli_train.app, name="train")
 
 
+@app.command("demo")
+def demo(
+    preset: str = typer.Option("default", help="Synthetic world size: tiny, default or large."),
+    seed: int = typer.Option(42, help="Seed of the synthetic world and the models."),
+    serve: bool = typer.Option(True, help="End by starting the prediction service (blocks until Ctrl-C)."),
+) -> None:
+    """The main job on the embedded default: world -> lake -> features -> models -> online store -> service."""
+    from training.demo import run_demo
+    from training.settings import get_settings
+
+    settings = get_settings()
+    run_demo(settings, preset=preset, seed=seed)
+    if serve:
+        from training.cli_serve import serve_champions
+
+        serve_champions(settings)
+
+
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
     """Configure logging once for every command (settings come from SHOPSENSE_* environment variables)."""
