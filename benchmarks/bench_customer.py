@@ -59,14 +59,13 @@ def hazard_agreement(result, settings) -> float:
     import mlflow
 
     from models.metrics import spearman
-    from training import tracking
     from training.customer_data import load_customer_dataset
     from training.datasets import LabelConfig
 
     paths = settings.dataset(result.dataset)
     data = load_customer_dataset(paths, LabelConfig(), settings)
     test = data.part("test")
-    model = mlflow.pyfunc.load_model(f"models:/{tracking.registered_name('churn')}/{result.version}")
+    model = mlflow.pyfunc.load_model(f"models:/{result.model_name}/{result.version}")
     predicted = model.predict(test[data.feature_names].astype("float64"))["churn_probability"]
     truth = true_churn_probability(paths, test["user_id"], data.split.test, data.config.horizon_days)
     return spearman(predicted.to_numpy(), truth.to_numpy())

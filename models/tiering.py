@@ -94,8 +94,10 @@ class TieringModel(BaseEstimator):
 
     Naming rules on each centroid (original units; z = standardised log value), applied in order:
       1. new: tenure <= ``new_days`` (short tenure);
-      2. lost: recency >= ``lost_days`` (very long silence);
-      3. at_risk: recency >= ``at_risk_days`` (silence rising, not yet lost);
+      2. lost: recency >= ``lost_days`` (very long silence), or recency >= ``at_risk_days`` with below-average
+         purchase frequency (z of orders_365d <= 0: a light buyer gone quiet is gone);
+      3. at_risk: recency >= ``at_risk_days`` with above-average frequency (a habitual buyer gone quiet: the
+         one recall can still win back);
       4. high_value: among the remaining (recent) clusters, the one with the highest mean z of spend_365d and
          predicted_ltv, if above the population average (> 0);
       5. potential_high_value: remaining recent clusters whose predicted_ltv is above average (z > 0) and at least
@@ -203,15 +205,15 @@ class TieringModel(BaseEstimator):
     def _rule_names(self, centroids: pd.DataFrame, z: np.ndarray) -> list[str]:
         """Apply the documented naming rules (see the class docstring) to each centroid."""
         names: list[str | None] = [None] * len(centroids)
+        col = {f: j for j, f in enumerate(FEATURES)}
         for i, row in centroids.iterrows():
             if row[TENURE] <= self.new_days:
                 names[i] = "new"
             elif row[RECENCY] >= self.lost_days:
                 names[i] = "lost"
             elif row[RECENCY] >= self.at_risk_days:
-                names[i] = "at_risk"
+                names[i] = "at_risk" if z[i, col[ORDERS]] > 0 else "lost"
         recent = [i for i, n in enumerate(names) if n is None]
-        col = {f: j for j, f in enumerate(FEATURES)}
         value = (z[:, col[SPEND]] + z[:, col[LTV]]) / 2
         if recent:
             top = max(recent, key=lambda i: value[i])

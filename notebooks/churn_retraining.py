@@ -35,7 +35,7 @@ from training.settings import get_settings
 
 settings = get_settings()
 tracking.configure(settings)
-champion_before = tracking.champion_version(tracking.registered_name("churn"))
+champion_before = tracking.champion_version(tracking.registered_name("churn", DATASET))
 print("tracking store:", settings.tracking_uri, "| champion before:", champion_before)
 
 # %% [markdown]

@@ -128,7 +128,7 @@ def train_churn(
     report = metrics.classification_report(y_te.to_numpy(), p_test)
     baseline_reports = {name: metrics.classification_report(y_te.to_numpy(), p) for name, p in scores.items()}
     decision = ChurnDecisionModel(classifier, ltv, thresholds, data.feature_names, CHURN_SERVICE)
-    name = tracking.registered_name("churn")
+    name = tracking.registered_name("churn", paths.name, settings)
     uri = tracking.configure(settings)
     tracking.experiment("churn", paths.name, settings)
     with mlflow.start_run(run_name=f"churn-{paths.name}-h{horizon_days}") as run:
@@ -196,7 +196,7 @@ def train_tiering(dataset: str | None = None, seed: int = 42, settings: Settings
     paths = settings.dataset(dataset or settings.default_dataset)
     data = load_customer_dataset(paths, LabelConfig(), settings)
     ltv = _fit_ltv(data, seed)
-    name = tracking.registered_name("tiering")
+    name = tracking.registered_name("tiering", paths.name, settings)
     uri = tracking.configure(settings)
     reference = _previous_centroids(name)
     earlier, later = _tier_frame(data, "validation", ltv), _tier_frame(data, "test", ltv)

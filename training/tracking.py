@@ -20,9 +20,16 @@ CHALLENGER = "challenger"
 MODEL_PREFIX = "shopsense-"
 
 
-def registered_name(decision: str) -> str:
-    """Registry name of a decision's model, e.g. ``shopsense-churn``."""
-    return f"{MODEL_PREFIX}{decision}"
+def registered_name(decision: str, dataset: str | None = None, settings: Settings | None = None) -> str:
+    """Registry name of a decision's model: ``shopsense-churn`` for the served dataset, else ``...-<dataset>``.
+
+    The service loads the plain names; models trained on other datasets (benchmarks on public data, a second
+    shop) get a suffix so they never compete with, or replace, the served champion in a shared registry.
+    """
+    settings = settings or get_settings()
+    if dataset is None or dataset == settings.default_dataset:
+        return f"{MODEL_PREFIX}{decision}"
+    return f"{MODEL_PREFIX}{decision}-{dataset}"
 
 
 def configure(settings: Settings | None = None) -> str:
@@ -93,7 +100,7 @@ def gate_alias(
 
     client = MlflowClient()
     current = champion_version(name)
-    current_score = None if current is None else float(score_version(current))
+    current_score = None if current is None else _champion_score(name, current, score_version)
     better = current_score is None or (new_score > current_score if higher_is_better else new_score < current_score)
     alias = CHAMPION if better else CHALLENGER
     client.set_registered_model_alias(name, alias, version)
@@ -101,6 +108,17 @@ def gate_alias(
     return GateResult(name, str(version), alias, float(new_score), current_score, current)
 
 
-def model_uri(decision: str, alias: str = CHAMPION) -> str:
-    """``models:/shopsense-<decision>@<alias>``."""
-    return f"models:/{registered_name(decision)}@{alias}"
+def _champion_score(name: str, version: str, score_version: Callable[[str], float]) -> float | None:
+    """The champion's holdout score; None when it can no longer score it (its features are gone), so it yields."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return float(score_version(version))
+    except (MlflowException, ValueError, KeyError) as err:
+        logger.warning("champion %s v%s cannot score the new holdout (%s); it will be replaced", name, version, err)
+        return None
+
+
+def model_uri(decision: str, alias: str = CHAMPION, dataset: str | None = None) -> str:
+    """``models:/shopsense-<decision>@<alias>`` (of the served dataset unless another is named)."""
+    return f"models:/{registered_name(decision, dataset)}@{alias}"
