@@ -62,6 +62,25 @@ class Settings(BaseSettings):
     redis_connection: str = Field("localhost:6379", description="Feast Redis connection string.")
     seed: int = Field(42, description="Default random seed for generators and models.")
     default_dataset: str = Field("synthetic", description="Dataset used when a command is given none.")
+    # Serving (serving/, `shopsense serve`). The default key is for the local demo only: set your own in production.
+    api_keys: str = Field(
+        "demo:shopsense-demo-key",
+        description="API keys as 'keyid:secret,keyid2:secret2'; a secret may be 'sha256:<hex>' (hash of the key).",
+    )
+    admin_key_ids: str = Field("demo", description="Comma-separated key ids allowed to call POST /admin/reload.")
+    auth_health: bool = Field(False, description="Require an API key for /livez, /readyz, /healthz and /metrics.")
+    auth_docs: bool = Field(False, description="Require an API key for the Swagger UI and the OpenAPI spec.")
+    audit_log_file: Path | None = Field(None, description="Serving audit log (JSON lines); default data_dir/audit/.")
+    bentoml_home_dir: Path | None = Field(
+        None, description="BENTOML_HOME (model and Bento store); default data_dir/bentoml."
+    )
+    serving_dataset: str | None = Field(
+        None, description="Dataset whose online store the service reads (default_dataset)."
+    )
+    serving_fast_reader: bool = Field(True, description="Read Feast's SQLite online table directly (SQLite only).")
+    serving_batching: bool = Field(True, description="Coalesce concurrent requests into one model call per worker.")
+    serving_workers: int = Field(1, ge=1, le=16, description="Service worker processes for `shopsense serve`.")
+    serving_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
 
     def dataset(self, name: str) -> DatasetPaths:
         """Paths of one dataset (synthetic, online_retail, ...): each source gets its own lake and features."""
@@ -80,6 +99,14 @@ class Settings(BaseSettings):
     @property
     def artifact_root(self) -> str:
         return (self.mlflow_dir / "artifacts").resolve().as_uri()
+
+    @property
+    def audit_log(self) -> Path:
+        return self.audit_log_file or self.data_dir / "audit" / "serving.jsonl"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return (self.bentoml_home_dir or self.data_dir / "bentoml").resolve()
 
 
 @lru_cache(maxsize=1)

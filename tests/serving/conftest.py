@@ -1,0 +1,149 @@
+"""Fixtures of the serving tests: one trained, materialized world for the package, the ASGI app and a live server.
+
+The world (tiny synthetic lake, churn and tiering trained and registered, user features materialized into the
+Feast SQLite store, champions synced into a BentoML store) is built once for ``tests/serving`` and removed from the
+environment when the package is done, so the rest of the suite never sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from training.settings import PROJECT_ROOT, Settings, get_settings
+
+DEMO_KEY = "shopsense-demo-key"
+OTHER_KEY = "reader-secret-key"
+API_KEYS = f"demo:{DEMO_KEY},reader:{OTHER_KEY}"  # "reader" is not an admin
+READY_TIMEOUT_S = 120
+
+
+@dataclass
+class World:
+    settings: Settings
+    root: Path
+    known_ids: list[str]
+
+
+def _build(root: Path) -> list[str]:
+    """Lake, models (churn v1 champion, v2 registered without alias), features, online store."""
+    import mlflow
+    import pandas as pd
+
+    from features import build, engine
+    from features import columns as c
+    from features.store import materialize
+    from features.users import USER_FEATURES
+    from tests.worlds import build_tiny_world
+    from training import pipeline, tracking
+
+    settings = get_settings()
+    paths = build_tiny_world(root)
+    churn = pipeline.train_churn(settings=settings)
+    pipeline.train_tiering(settings=settings)
+    con = engine.connect(settings)
+    build.build(USER_FEATURES, con, paths, [build.default_cutoff(con, paths)])
+    materialize(paths, settings=settings, progress=False)
+    tracking.configure(settings)
+    # A second churn version (same artifacts), to move the champion alias to in the new-champion tests.
+    mlflow.register_model(f"runs:/{churn.run_id}/model", tracking.registered_name("churn"))
+    ids = pd.read_parquet(paths.features / "user.parquet", columns=[c.USER_ID])[c.USER_ID]
+    return sorted(ids.astype(str).unique().tolist())[:50]
+
+
+@pytest.fixture(scope="package")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    from serving import model_store
+
+    root = tmp_path_factory.mktemp("serving_world")
+    env = {"SHOPSENSE_DATA_DIR": str(root), "SHOPSENSE_API_KEYS": API_KEYS, "BENTOML_DO_NOT_TRACK": "True"}
+    saved = {name: os.environ.get(name) for name in [*env, "BENTOML_HOME"]}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        known = _build(root)
+        settings = get_settings()
+        model_store.use_bentoml_home(settings)
+        model_store.sync_champions(settings)
+        yield World(settings, root, known)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="package")
+def client(world: World) -> Iterator:
+    """The service's ASGI app in-process (lifespan run, so the models are loaded)."""
+    from starlette.testclient import TestClient
+
+    from serving.service import ShopSense
+
+    with TestClient(ShopSense.to_asgi()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {DEMO_KEY}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready within {timeout} s")
+
+
+@pytest.fixture(scope="package")
+def live_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``bentoml serve`` on a free port of 127.0.0.1, started once; always terminated (its whole process group)."""
+    from training.cli_serve import SERVICE, bentoml_env
+
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("live") / "serve.log").open("w")
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=bentoml_env(world.settings, 1), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        log.close()

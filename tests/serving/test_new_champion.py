@@ -1,0 +1,70 @@
+"""How a new champion reaches the service: a restart after a sync, or POST /admin/reload on a running server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+
+from serving import model_store
+from serving.middleware import RequestInfo
+from serving.schemas import ChurnRequest
+from serving.state import ServiceState
+from tests.serving.conftest import DEMO_KEY, OTHER_KEY
+from training import tracking
+
+pytestmark = pytest.mark.serving
+
+CHURN = tracking.registered_name("churn")
+
+
+@contextmanager
+def champion_is(version: str, world) -> Iterator[None]:
+    """Point @champion of the churn model at ``version``; put it back to v1 (and the store with it) afterwards."""
+    tracking.configure(world.settings)
+    client = MlflowClient()
+    client.set_registered_model_alias(CHURN, tracking.CHAMPION, version)
+    try:
+        yield
+    finally:
+        client.set_registered_model_alias(CHURN, tracking.CHAMPION, "1")
+        model_store.sync_champions(world.settings)
+
+
+def _restarted_worker_answer(world) -> dict:
+    """What a freshly started worker serves: the store's latest models, as the service's BentoModel refs resolve."""
+    state = ServiceState.start(
+        lambda: (model_store.load_stored("churn"), model_store.load_stored("tiering")), world.settings
+    )
+    request = ChurnRequest(user_ids=world.known_ids[:2])
+    response = asyncio.run(state.churn(request, RequestInfo("restart-test-0001", "/churn/predict")))
+    return response.model_dump()
+
+
+def test_restart_after_sync_serves_the_new_champion(world) -> None:
+    assert _restarted_worker_answer(world)["models"]["churn"]["version"] == "1"
+    with champion_is("2", world):
+        synced = {r["name"]: r for r in model_store.sync_champions(world.settings)}
+        assert synced[CHURN]["imported"] and synced[CHURN]["version"] == "2"
+        assert not synced[tracking.registered_name("tiering")]["imported"]  # unchanged champion: no new import
+        body = _restarted_worker_answer(world)
+        assert body["models"]["churn"] == {"name": CHURN, "version": "2", "alias": "champion"}
+    assert _restarted_worker_answer(world)["models"]["churn"]["version"] == "1"  # rollback re-imported v1
+
+
+def test_reload_on_a_running_server(live_url: str, world) -> None:
+    admin, reader = {"X-API-Key": DEMO_KEY}, {"X-API-Key": OTHER_KEY}
+    body = {"user_ids": world.known_ids[:1]}
+    with httpx.Client(base_url=live_url, timeout=60) as http:
+        assert http.post("/churn/predict", json=body, headers=reader).json()["models"]["churn"]["version"] == "1"
+        with champion_is("2", world):
+            assert http.post("/admin/reload", headers=reader).status_code == 403
+            reloaded = http.post("/admin/reload", headers=admin).json()
+            assert reloaded["changed"] and reloaded["models"]["churn"]["version"] == "2"
+            assert http.post("/churn/predict", json=body, headers=reader).json()["models"]["churn"]["version"] == "2"
+        back = http.post("/admin/reload", headers=admin).json()
+        assert back["models"]["churn"]["version"] == "1"

@@ -1,0 +1,111 @@
+"""``shopsense serve``: put the MLflow champions behind the BentoML service, or build them into a Bento.
+
+The registry stays the source of truth: on every start the current ``@champion`` of each decision is synced into
+the BentoML model store (under ``SHOPSENSE_DATA_DIR/bentoml`` unless ``SHOPSENSE_BENTOML_HOME_DIR`` says
+otherwise), so restarting the service is how a newly promoted champion reaches it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+
+from training.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(help="Serve the champion models over HTTP (BentoML), or build them into a Bento.")
+console = Console()
+
+SERVICE = "serving.service:ShopSense"
+DEMO_KEY_NOTE = "demo key from SHOPSENSE_API_KEYS (default demo:shopsense-demo-key; set your own outside a demo)"
+
+
+def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str]:
+    """Environment for a ``bentoml`` subprocess: our store, one OpenMP thread per worker, no usage tracking."""
+    env = dict(os.environ)
+    env["BENTOML_HOME"] = str(settings.bentoml_home)
+    env["BENTOML_DO_NOT_TRACK"] = "True"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["SHOPSENSE_DATA_DIR"] = str(settings.data_dir.resolve())
+    if workers:
+        options = env.get("BENTOML_CONFIG_OPTIONS", "")
+        env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.shopsense.workers={workers}".strip()
+    return env
+
+
+def sync(settings: Settings) -> list[dict]:
+    """Sync both champions into the BentoML store and print what is served."""
+    from serving import model_store
+
+    model_store.use_bentoml_home(settings)
+    results = model_store.sync_champions(settings)
+    for r in results:
+        action = "imported" if r["imported"] else "already in store"
+        console.print(f"{r['name']} v{r['version']} @{r['alias']} -> {r['tag']} ({action})")
+    return results
+
+
+def _first_key(settings: Settings) -> str:
+    entry = settings.api_keys.split(",")[0]
+    secret = entry.partition(":")[2]
+    return "<your key>" if not secret or secret.startswith("sha256:") else secret
+
+
+def print_usage(settings: Settings, host: str, port: int) -> None:
+    """The URL of the Swagger UI and a curl call that works against this server."""
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    console.print(f"Swagger UI: {base}/   OpenAPI: {base}/docs.json   metrics: {base}/metrics")
+    console.print(f"audit log: {settings.audit_log}   ({DEMO_KEY_NOTE})")
+    console.print(
+        f"curl -s -X POST {base}/churn/predict -H 'Authorization: Bearer {_first_key(settings)}' "
+        '-H \'Content-Type: application/json\' -d \'{"user_ids": ["U000001", "U000002"], "explain": true}\'',
+        soft_wrap=True,
+    )
+
+
+def build_bento(settings: Settings) -> str:
+    """``bentoml build`` of bentofile.yaml with the synced champions; returns the Bento tag.
+
+    ``UV_NO_DEV`` keeps the dev tools (pytest, Spark, Jupyter) out of the requirements exported from uv.lock.
+    """
+    env = bentoml_env(settings) | {"UV_NO_DEV": "1"}
+    local_uv = PROJECT_ROOT / ".uv" / "bin"  # where `make install` puts uv
+    if local_uv.is_dir():
+        env["PATH"] = f"{local_uv}{os.pathsep}{env.get('PATH', '')}"
+    command = [sys.executable, "-m", "bentoml", "build", "-f", "bentofile.yaml", "--output", "tag"]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        console.print(done.stdout[-4000:], done.stderr[-4000:])
+        raise typer.Exit(done.returncode)
+    match = re.search(r"__tag__:(\S+)", done.stdout) or re.search(r"(shopsense:\w+)", done.stdout)
+    return match.group(1) if match else done.stdout.strip().splitlines()[-1]
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for every interface)."),
+    port: int = typer.Option(3000, help="HTTP port."),
+    workers: int | None = typer.Option(None, help="Worker processes (default SHOPSENSE_SERVING_WORKERS)."),
+    build: bool = typer.Option(False, "--build", help="Sync the champions and build a Bento instead of serving."),
+    no_sync: bool = typer.Option(False, "--no-sync", help="Serve what the BentoML store holds; skip MLflow."),
+) -> None:
+    """Sync the @champion models from MLflow into the BentoML store, then serve them (or build a Bento)."""
+    settings = get_settings()
+    if not no_sync:
+        sync(settings)
+    if build:
+        tag = build_bento(settings)
+        console.print(f"built Bento {tag} in {settings.bentoml_home / 'bentos'}")
+        console.print(f"serve it: BENTOML_HOME={settings.bentoml_home} .venv/bin/bentoml serve {tag}")
+        return
+    print_usage(settings, host, port)
+    env = bentoml_env(settings, workers or settings.serving_workers)
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
+    try:
+        raise typer.Exit(subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
