@@ -33,12 +33,19 @@ class Coalescer(Generic[J, R]):
         size: the cost of a job (e.g. its id count), so one call never takes more than ``max_size``.
         max_size: upper bound on the summed size of one call (a single larger job still runs alone).
         enabled: False runs each job in its own call (the unbatched baseline, same code path).
+        observe: called with the number of jobs of every call (a metrics histogram).
     """
 
     def __init__(
-        self, fn: Callable[[list[J]], list[R]], size: Callable[[J], int], max_size: int, enabled: bool = True
+        self,
+        fn: Callable[[list[J]], list[R]],
+        size: Callable[[J], int],
+        max_size: int,
+        enabled: bool = True,
+        observe: Callable[[int], None] | None = None,
     ) -> None:
         self.fn = fn
+        self.observe = observe
         self.size = size
         self.max_size = max_size
         self.enabled = enabled
@@ -75,6 +82,8 @@ class Coalescer(Generic[J, R]):
                 jobs = [job for job, _ in taken]
                 self.calls += 1
                 self.jobs += len(jobs)
+                if self.observe is not None:
+                    self.observe(len(jobs))
                 try:
                     results = await anyio.to_thread.run_sync(self.fn, jobs, limiter=self._limiter)
                 except Exception as exc:  # every waiting request gets the error; the loop goes on
