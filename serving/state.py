@@ -184,17 +184,17 @@ class ServiceState:
         """Sync the champions from MLflow into the BentoML store, load them and swap them in (this worker only)."""
         import anyio.to_thread
 
+        before = None if self.runtime is None else self.runtime.models()
         try:
             churn, tiering = await anyio.to_thread.run_sync(self._load_champions)
-        except Exception as exc:
+            if self.runtime is None:  # a worker that could not start retries here
+                self.runtime = self._runtime(churn, tiering, self.settings)
+                self.batcher, self.error = self._batcher(self.runtime, self.settings), None
+            else:
+                self.runtime.swap(churn, tiering)
+        except Exception as exc:  # the models in service stay as they were
             logger.exception("reload failed")
             raise ServiceError(503, "reload failed", f"{type(exc).__name__}: {exc}") from None
-        before = None if self.runtime is None else self.runtime.models()
-        if self.runtime is None:
-            self.runtime = self._runtime(churn, tiering, self.settings)
-            self.batcher, self.error = self._batcher(self.runtime, self.settings), None
-        else:
-            self.runtime.swap(churn, tiering)
         after = self.runtime.models()
         changed = before is None or any(before[k].version != after[k].version for k in after)
         info.models = {k: f"{m.name}:{m.version}@{m.alias}" for k, m in after.items()}

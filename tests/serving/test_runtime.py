@@ -88,3 +88,18 @@ def test_coalescer_batches_what_queues_during_a_call() -> None:
     calls.clear()
     assert asyncio.run(scenario(False)) == [0, 2, 4, 6, 8]
     assert calls == [[0], [1], [2], [3], [4]]
+
+
+def test_a_worker_that_cannot_load_is_not_ready_and_answers_503(world) -> None:
+    from serving.middleware import RequestInfo
+    from serving.schemas import TierRequest
+    from serving.state import ServiceError, ServiceState
+
+    def missing_models():
+        raise FileNotFoundError("no shopsense-churn in the BentoML store")
+
+    state = ServiceState.start(missing_models, world.settings)
+    assert not state.ready
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(state.tier(TierRequest(user_ids=["U1"]), RequestInfo("not-ready-0001", "/users/tier")))
+    assert error.value.status == 503 and "no shopsense-churn" in error.value.detail
