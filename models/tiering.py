@@ -7,6 +7,7 @@ where the data lands (e.g. what share of users is high-value) rather than forcin
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from models.metrics import adjusted_rand
 
@@ -41,6 +42,12 @@ TIER_LABELS_EN: dict[str, str] = {
 RECENCY, ORDERS, SPEND, TENURE, LTV = "recency_days", "orders_365d", "spend_365d", "tenure_days", "predicted_ltv"
 FEATURES: tuple[str, ...] = (RECENCY, ORDERS, SPEND, TENURE, LTV)
 TIER = "tier"
+
+
+@functools.cache
+def _threads() -> ThreadpoolController:
+    """One controller per process: building one reads /proc/self/maps (~3 ms), too slow for a per-request call."""
+    return ThreadpoolController()
 
 
 def _quintile_score(values: np.ndarray) -> np.ndarray:
@@ -69,6 +76,39 @@ def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame:
     out["f_score"] = _quintile_score(np.nan_to_num(frame[ORDERS].to_numpy(dtype="float64"), nan=0.0))
     out["m_score"] = _quintile_score(np.nan_to_num(frame[SPEND].to_numpy(dtype="float64"), nan=0.0))
     return out
+
+
+class RfmScorer:
+    """R, F and M scores in 1..5 against quintile cut points learned on a reference population.
+
+    ``rfm_scores`` ranks the users it is given; a service scoring one user at a time needs fixed cut points instead,
+    so a user's scores never depend on who else is in the request. A value on a cut point takes the lower score.
+    """
+
+    def fit(self, frame: pd.DataFrame) -> RfmScorer:
+        _require_columns(frame, (RECENCY, ORDERS, SPEND))
+        quantiles = [0.2, 0.4, 0.6, 0.8]
+        values = self._values(frame)
+        self.edges_ = {
+            name: np.nanquantile(v, quantiles) if np.isfinite(v).any() else np.zeros(4) for name, v in values.items()
+        }
+        return self
+
+    @staticmethod
+    def _values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {
+            "r_score": -frame[RECENCY].to_numpy(dtype="float64"),
+            "f_score": np.nan_to_num(frame[ORDERS].to_numpy(dtype="float64"), nan=0.0),
+            "m_score": np.nan_to_num(frame[SPEND].to_numpy(dtype="float64"), nan=0.0),
+        }
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Scores for any users; never-ordered users (no recency) get r=1."""
+        out = pd.DataFrame(index=frame.index)
+        for name, v in self._values(frame).items():
+            score = 1 + np.searchsorted(self.edges_[name], v, side="left")
+            out[name] = np.where(np.isnan(v), 1, score).astype(int)
+        return out
 
 
 def _require_columns(frame: Any, names: tuple[str, ...]) -> None:
@@ -144,7 +184,7 @@ class TieringModel(BaseEstimator):
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> TieringModel:
         """Standardise, cluster for every k in [k_min, k_max], keep the best silhouette, then name the clusters."""
-        with threadpool_limits(limits=self.n_jobs):
+        with _threads().limit(limits=self.n_jobs):
             return self._fit(frame)
 
     def _fit(self, frame: pd.DataFrame) -> TieringModel:
@@ -176,7 +216,12 @@ class TieringModel(BaseEstimator):
         self.silhouette_ = self.silhouettes_[self.k_]
         self._name_clusters(reference)
         self.profile_ = self._profile(frame, best.labels_)
+        self.rfm_ = RfmScorer().fit(frame)
         return self
+
+    def rfm(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """R/F/M scores against the cut points of the population this model was fitted on."""
+        return self.rfm_.transform(frame)
 
     def _reference_z(self) -> np.ndarray | None:
         """The reference centroids in this fit's standardised space (None without a reference)."""
@@ -241,12 +286,12 @@ class TieringModel(BaseEstimator):
 
     def cluster_ids(self, frame: pd.DataFrame) -> np.ndarray:
         """Nearest-centroid cluster index per user."""
-        with threadpool_limits(limits=self.n_jobs):
+        with _threads().limit(limits=self.n_jobs):
             return self.kmeans_.predict(self._z(frame))
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Standardised distance of each user to each centroid, shape (n, k)."""
-        with threadpool_limits(limits=self.n_jobs):
+        with _threads().limit(limits=self.n_jobs):
             return self.kmeans_.transform(self._z(frame))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
@@ -265,7 +310,7 @@ class TieringModel(BaseEstimator):
         sample = np.random.default_rng(seed).choice(len(z), size=min(len(z), self.silhouette_sample), replace=False)
         if len(np.unique(labels[sample])) < 2:
             return float("nan")
-        with threadpool_limits(limits=self.n_jobs):
+        with _threads().limit(limits=self.n_jobs):
             return float(silhouette_score(z[sample], labels[sample]))
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from features import columns as c
 from features.store.layout import KNOWN
-from models.tiering import TIER_LABELS_EN, rfm_scores
+from models.tiering import TIER_LABELS_EN
 from serving.model_store import ServedModel
 from training.pyfunc import TIER
 from training.settings import Settings, get_settings
@@ -152,7 +152,7 @@ class Runtime:
     # -- decisions ------------------------------------------------------------------------------------------------
 
     def run(self, jobs: list[Job]) -> list[Outcome]:
-        """Score every job; equivalent to scoring each job alone (RFM quintiles are per job, as the model does)."""
+        """Score every job; equivalent to scoring each job alone (every score is per user)."""
         with self._lock:
             churn, tiering = self.churn, self.tiering
         frame, known, starts = self._features(jobs)
@@ -167,7 +167,7 @@ class Runtime:
         for job, start in zip(jobs, starts, strict=True):
             rows = position[start : start + job.size]
             if job.decision == "tier":
-                records = _tier_records(job, rows, tiers, x)
+                records = _tier_records(job, rows, tiers)
                 outcomes.append(Outcome(records, {"tiering": tiering}))
             else:
                 records = _churn_records(job, rows, churn_out, tiers)
@@ -201,17 +201,15 @@ class Runtime:
         return out
 
 
-def _tier_records(job: Job, rows: np.ndarray, tiers: pd.DataFrame | None, x: pd.DataFrame) -> list[dict[str, Any]]:
-    ok = rows[rows >= 0]
-    rfm = rfm_scores(x.iloc[ok]).to_numpy() if len(ok) else None
-    rank = {int(p): i for i, p in enumerate(ok.tolist())}
+def _tier_records(job: Job, rows: np.ndarray, tiers: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """R/F/M come from the tiering model's fitted cut points, so they do not depend on the rest of the batch."""
     records = []
     for user_id, pos in zip(_job_ids(job), rows.tolist(), strict=True):
         if pos < 0:
             records.append({c.USER_ID: user_id, "status": UNKNOWN})
             continue
         t = tiers.iloc[pos]
-        r, f, m = (int(v) for v in rfm[rank[pos]])
+        r, f, m = int(t["r_score"]), int(t["f_score"]), int(t["m_score"])
         records.append(
             {
                 c.USER_ID: user_id, "status": OK, "tier": t[TIER], "tier_zh": t["tier_zh"],

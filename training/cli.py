@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from training import cli_data, cli_features, cli_train
+from training import cli_data, cli_features, cli_serve, cli_train
 
 app = typer.Typer(
     name="shopsense",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(cli_data.app, name="data")
 app.add_typer(cli_features.app, name="features")
 app.add_typer(cli_train.app, name="train")
+app.add_typer(cli_serve.app, name="serve")
 
 
 @app.command("demo")
@@ -32,9 +33,8 @@ def demo(
     settings = get_settings()
     run_demo(settings, preset=preset, seed=seed)
     if serve:
-        from training.cli_serve import serve_champions
-
-        serve_champions(settings)
+        typer.echo("\n── 5/5 serve the champions (Ctrl-C to stop) ──")
+        cli_serve.serve(host="127.0.0.1", port=3000, workers=None, build=False, no_sync=False)
 
 
 @app.callback()

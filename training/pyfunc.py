@@ -18,7 +18,7 @@ from features import columns as c
 from models.churn import ChurnClassifier, RiskThresholds, risk_band, top_reasons
 from models.ltv import LtvRegressor
 from models.recall import DEFAULT_RULES, RecallRule, recall_action
-from models.tiering import TIER_LABELS_ZH, TieringModel, rfm_scores
+from models.tiering import TIER_LABELS_ZH, TieringModel
 
 TIER = "tier"
 DEFAULT_TOP_K = 3
@@ -110,7 +110,7 @@ class TieringDecisionModel(mlflow.pyfunc.PythonModel):
         ltv = np.clip(self.ltv.predict(x), 0.0, None)
         scored = x.assign(predicted_ltv=ltv)
         tiers = self.tiering.predict(scored)
-        rfm = rfm_scores(x).reset_index(drop=True)
+        rfm = self.tiering.rfm(x).reset_index(drop=True)
         return pd.DataFrame(
             {
                 c.USER_ID: _ids(frame),
