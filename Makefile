@@ -6,7 +6,7 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo serve test test-fast lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -23,6 +23,9 @@ install: $(VENV)/.installed  ## create .venv from the lock file
 
 demo: install  ## the main job on the embedded default: synthetic world -> lake -> features -> models -> service
 	$(BIN)/shopsense demo
+
+serve: install  ## serve the current @champion models (after make demo or shopsense train)
+	$(BIN)/shopsense serve
 
 test: install  ## the whole test suite
 	$(BIN)/pytest

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from serving import local_server  # noqa: E402
 
 LOCALHOST = ("127.0.0.1", "localhost", "[::1]")
 
@@ -87,48 +88,11 @@ def run_loadgen_process(url: str, key: str, ids_file: Path, batch: int, concurre
 # -- the server -------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(port: int, batching: bool, workers: int, log: Path) -> subprocess.Popen:
-    from training.cli_serve import SERVICE, bentoml_env
     from training.settings import get_settings
 
-    env = bentoml_env(get_settings(), workers) | {"SHOPSENSE_SERVING_BATCHING": str(batching).lower()}
-    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
-    handle = log.open("w")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_ready(f"http://127.0.0.1:{port}", proc, timeout=120)
-    return proc
-
-
-def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    extra = {"SHOPSENSE_SERVING_BATCHING": str(batching).lower()}
+    return local_server.start(get_settings(), port, log, workers=workers, extra_env=extra)
 
 
 # -- in-process -------------------------------------------------------------------------------------------------
@@ -230,14 +194,14 @@ def run(args: argparse.Namespace) -> None:
 
         sync(get_settings())
         for batching in modes:
-            port = free_port()
+            port = local_server.free_port()
             proc = start_server(port, batching, args.workers, tmp / f"server_{batching}.log")
             label = f"batching {'on' if batching else 'off'}, {args.workers} worker(s)"
             print(f"service ({label}) at 127.0.0.1:{port}, {os.cpu_count()} cores, {args.seconds:.0f} s per cell")
             try:
                 tables[label] = service_table(f"http://127.0.0.1:{port}", args.key, ids_file, args)
             finally:
-                stop_server(proc)
+                local_server.stop(proc)
     print("in-process (online lookup + tiering + churn), one request at a time:")
     inproc = in_process(ids, args.batches, args.inproc_seconds)
     for (batch, explain), r in inproc.items():

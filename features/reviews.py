@@ -134,24 +134,13 @@ def _enriched(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
     return result
 
 
-def _select_declared(r: ir.Table, keys: tuple[str, ...], feature_set: FeatureSet, lake: LakeTables) -> ir.Table:
-    """Exactly the declared columns, in declared order and dtype; counts default to 0, not null."""
-    out = {key: r[key] for key in keys}
-    for feat in feature_set.available(lake):
-        value = r[feat.name]
-        if feat.dtype == "int64":
-            value = value.fill_null(0)
-        out[feat.name] = value.cast(feat.dtype)
-    return r.select(**out)
-
-
 def compute_reviews(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
     """One row per review posted before ``as_of``; each row as of its own posting time."""
     r = _enriched(lake, as_of)
     if _has_orders(lake):
         r = r.mutate(verified_purchase=flag(r.verified_purchase > 0))
     r = r.mutate(**{c.REVIEWER_ID: r[c.USER_ID]})
-    return _select_declared(r, (c.REVIEW_ID,), REVIEW_FEATURES, lake)
+    return REVIEW_FEATURES.project(r, lake)
 
 
 def _device_reach(r: ir.Table) -> ir.Table:
@@ -190,7 +179,7 @@ def compute_reviewers(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
         parts.append(orders.group_by(c.USER_ID).aggregate(orders_total=orders.count()))
     for part in parts:
         result = result.left_join(part, c.USER_ID).drop(f"{c.USER_ID}_right")
-    return _select_declared(result, (c.USER_ID,), REVIEWER_FEATURES, lake)
+    return REVIEWER_FEATURES.project(result, lake)
 
 
 def _window_features() -> list[Feature]:

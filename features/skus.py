@@ -153,24 +153,13 @@ def _with_promotions(lake: LakeTables, as_of: pd.Timestamp, daily: ir.Table, day
     return daily.mutate(**merged)
 
 
-def _select(r: ir.Table, feature_set: FeatureSet, lake: LakeTables, keys: dict[str, ir.Value]) -> ir.Table:
-    """Exactly the keys and available declared features, in declared order and dtype (int counts: null -> 0)."""
-    out = dict(keys)
-    for feat in feature_set.available(lake):
-        value = r[feat.name]
-        if feat.dtype == "int64":
-            value = value.fill_null(0)
-        out[feat.name] = value.cast(feat.dtype)
-    return r.select(**out)
-
-
 def compute_daily(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
     """The dense daily series of every SKU on sale before ``as_of`` (see the module docstring)."""
     daily, _firsts, days = _daily_base(lake, as_of, cal.CALENDAR_START)
     if lake.has("promotions"):
         daily = _with_promotions(lake, as_of, daily, days)
     keys = {c.UNIQUE_ID: daily[c.SKU_ID], c.DS: daily[c.DS]}
-    return _select(daily, SKU_DAILY_FEATURES, lake, keys)
+    return SKU_DAILY_FEATURES.project(daily, lake, keys)
 
 
 def _window_aggregates(daily: ir.Table, end_day: int, stock: bool) -> ir.Table:
@@ -227,7 +216,7 @@ def compute_snapshot(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
         result = _attach(result, _closing_stock(lake, t), (c.SKU_ID,))
     if lake.has("purchase_orders"):
         result = _attach(result, _lead_times(lake, t), (c.SKU_ID,))
-    return _select(result, SKU_FEATURES, lake, {c.SKU_ID: result[c.SKU_ID]})
+    return SKU_FEATURES.project(result, lake)
 
 
 _INV, _PROMO, _PO = ("inventory",), ("promotions",), ("purchase_orders",)

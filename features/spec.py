@@ -51,6 +51,20 @@ class FeatureSet:
         """The features this dataset can support (all required and needed tables present)."""
         return [f for f in self.features if all(lake.has(t) for t in f.needs)]
 
+    def project(self, table: ir.Table, lake: LakeTables, keys: dict[str, ir.Value] | None = None) -> ir.Table:
+        """Exactly the keys and the available declared features, in declared order and dtype.
+
+        Integer features are counts, so a missing value (no matching rows) is 0, not null. ``keys`` maps the key
+        names to expressions when they are not plain columns of ``table``.
+        """
+        out: dict[str, ir.Value] = dict(keys) if keys is not None else {key: table[key] for key in self.keys}
+        for feat in self.available(lake):
+            value = table[feat.name]
+            if feat.dtype == "int64":
+                value = value.fill_null(0)
+            out[feat.name] = value.cast(feat.dtype)
+        return table.select(**out)
+
     def feature(self, name: str) -> Feature:
         for feat in self.features:
             if feat.name == name:

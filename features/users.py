@@ -138,7 +138,7 @@ def compute(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
 
 
 def _finish(r: ir.Table, lake: LakeTables) -> ir.Table:
-    """Derived ratios, zero-filled counts, and exactly the declared columns in declared order and dtype."""
+    """Derived ratios, then exactly the declared columns (see ``FeatureSet.project``)."""
     derived = {
         "avg_order_value": safe_ratio(r.spend_total, r.orders_total),
         "order_trend_90d": safe_ratio(
@@ -151,14 +151,7 @@ def _finish(r: ir.Table, lake: LakeTables) -> ir.Table:
     if lake.has("returns"):
         derived["return_rate"] = safe_ratio(r.returned_units, r.units_total)
         derived["refund_rate"] = safe_ratio(r.refund_total, r.spend_total)
-    r = r.mutate(**derived)
-    out = {c.USER_ID: r[c.USER_ID]}
-    for feat in USER_FEATURES.available(lake):
-        value = r[feat.name]
-        if feat.dtype == "int64":
-            value = value.fill_null(0)
-        out[feat.name] = value.cast(feat.dtype)
-    return r.select(**out)
+    return USER_FEATURES.project(r.mutate(**derived), lake)
 
 
 def _window_features() -> list[Feature]:

@@ -8,19 +8,14 @@ environment when the package is done, so the rest of the suite never sees it.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from training.settings import PROJECT_ROOT, Settings, get_settings
+from serving import local_server
+from training.settings import Settings, get_settings
 
 DEMO_KEY = "shopsense-demo-key"
 OTHER_KEY = "reader-secret-key"
@@ -101,49 +96,14 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {DEMO_KEY}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = READY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready within {timeout} s")
-
-
 @pytest.fixture(scope="package")
 def live_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``bentoml serve`` on a free port of 127.0.0.1, started once; always terminated (its whole process group)."""
-    from training.cli_serve import SERVICE, bentoml_env
-
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("live") / "serve.log").open("w")
-    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=bentoml_env(world.settings, 1), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    port = local_server.free_port()
+    proc = local_server.start(
+        world.settings, port, tmp_path_factory.mktemp("live") / "serve.log", timeout=READY_TIMEOUT_S
+    )
     try:
-        wait_ready(url, proc)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        log.close()
+        local_server.stop(proc)

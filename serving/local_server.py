@@ -1,0 +1,74 @@
+"""Start, wait for and stop ``bentoml serve`` on 127.0.0.1: shared by the live-HTTP tests and the benchmark."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from training.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
+    """Poll ``/readyz`` until 200; fail fast if the server process has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready within {timeout} s")
+
+
+def start(
+    settings: Settings,
+    port: int,
+    log: Path,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.Popen:
+    """``bentoml serve`` in its own process group (so :func:`stop` ends its workers too), ready when returned."""
+    from training.cli_serve import SERVICE, bentoml_env
+
+    env = bentoml_env(settings, workers) | (extra_env or {})
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, timeout)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole process group, SIGKILL if it does not exit in time."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
