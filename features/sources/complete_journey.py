@@ -199,7 +199,7 @@ def _product_names(catalogue: pd.DataFrame) -> list[str | None]:
 
 
 def _products(catalogue: pd.DataFrame, sales: pd.DataFrame, referenced: pd.Series) -> tuple[pd.DataFrame, int]:
-    """The catalogue plus stub rows for referenced ids it lacks; returns the table and the stub count."""
+    """The catalogue plus minimal rows (category unknown) for referenced ids it lacks, and how many were added."""
     shelf = (sales[SALES] + sales[RETAIL_DISC]) / sales[c.QUANTITY]
     list_price = shelf[sales[SALES].gt(0)].groupby(sales[PRODUCT]).median()
     missing = pd.Index(referenced.unique()).difference(pd.Index(catalogue[PRODUCT]))

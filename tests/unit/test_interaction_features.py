@@ -15,14 +15,10 @@ from features.interactions import (
     InteractionWeights,
     compute_with,
 )
-from features.lake import ingest
-from features.sources.base import SourceBatch
-from training.settings import DatasetPaths
+from tests.worlds import hand_made_lake
 
 pytestmark = pytest.mark.unit
 
-OPENED = pd.Timestamp("2024-01-01")
-NOW = pd.Timestamp("2025-06-01")
 CUTOFF = pd.Timestamp("2024-05-01")
 HALF_LIFE_AGO = CUTOFF - pd.Timedelta(days=DEFAULT_HALF_LIFE_DAYS)
 
@@ -63,16 +59,9 @@ def _world(with_events: bool = True) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _lake(tables: dict[str, pd.DataFrame], root: Path) -> engine.LakeTables:
-    paths = DatasetPaths("t", root)
-    report = ingest(SourceBatch("t", tables, OPENED), paths, now=NOW, progress=False)
-    assert all(r.quarantined == 0 for r in report.tables.values()), report
-    return engine.LakeTables(engine.connect(engine="duckdb"), paths)
-
-
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> engine.LakeTables:
-    return _lake(_world(), tmp_path_factory.mktemp("interactions"))
+    return hand_made_lake(_world(), tmp_path_factory.mktemp("interactions"))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +70,7 @@ def frame(lake: engine.LakeTables) -> pd.DataFrame:
 
 
 def test_a_purchase_one_half_life_ago_weighs_half(tmp_path: Path) -> None:
-    lake = _lake(_world(with_events=False), tmp_path)
+    lake = hand_made_lake(_world(with_events=False), tmp_path)
     frame = build.compute_frame(INTERACTION_FEATURES, lake, CUTOFF)
     assert frame[[c.USER_ID, c.SKU_ID]].values.tolist() == [["u1", "s1"]]  # the guest order has no user
     assert frame.loc[0, "weight"] == pytest.approx(5.0 * 0.5)
@@ -123,6 +112,6 @@ def test_rows_at_or_after_the_cutoff_change_nothing(lake: engine.LakeTables, tmp
     tables["order_items"].loc[len(tables["order_items"])] = ["i3", "o3", "s1", 1, 10.0]
     tables["events"].loc[len(tables["events"])] = ["e5", "u1", "s2", CUTOFF, "cart"]
     tables["events"].loc[len(tables["events"])] = ["e6", "u1", "s1", "2024-06-01", "view"]
-    later = _lake(tables, tmp_path)
+    later = hand_made_lake(tables, tmp_path)
     expected = build.compute_frame(INTERACTION_FEATURES, lake, CUTOFF)
     pd.testing.assert_frame_equal(build.compute_frame(INTERACTION_FEATURES, later, CUTOFF), expected)

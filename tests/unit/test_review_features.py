@@ -10,16 +10,12 @@ import pytest
 
 from features import build, engine
 from features import columns as c
-from features.lake import ingest
 from features.review_text import near_duplicate_counts, text_statistics
 from features.reviews import REVIEW_FEATURES, REVIEWER_FEATURES
-from features.sources.base import SourceBatch
-from training.settings import DatasetPaths
+from tests.worlds import hand_made_lake
 
 pytestmark = pytest.mark.unit
 
-OPENED = pd.Timestamp("2024-01-01")
-NOW = pd.Timestamp("2025-06-01")
 CUTOFF = pd.Timestamp("2024-05-01")
 DUP = "这个衣服质量非常好，物流很快，推荐购买！"
 OTHER = "尺码偏小，颜色和图片有差别，一般般吧。"
@@ -85,16 +81,9 @@ def _later_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return t
 
 
-def _lake(tables: dict[str, pd.DataFrame], root: Path) -> engine.LakeTables:
-    paths = DatasetPaths("t", root)
-    report = ingest(SourceBatch("t", tables, OPENED), paths, now=NOW, progress=False)
-    assert all(r.quarantined == 0 for r in report.tables.values()), report
-    return engine.LakeTables(engine.connect(engine="duckdb"), paths)
-
-
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> engine.LakeTables:
-    return _lake(_world(), tmp_path_factory.mktemp("reviews"))
+    return hand_made_lake(_world(), tmp_path_factory.mktemp("reviews"))
 
 
 @pytest.fixture(scope="module")
@@ -203,14 +192,14 @@ def test_a_review_never_changes_once_it_exists(lake: engine.LakeTables, reviews:
 
 @pytest.mark.parametrize("feature_set", [REVIEW_FEATURES, REVIEWER_FEATURES], ids=lambda s: s.name)
 def test_rows_at_or_after_the_cutoff_change_nothing(feature_set, lake: engine.LakeTables, tmp_path: Path) -> None:
-    later = _lake(_later_rows(_world()), tmp_path)
+    later = hand_made_lake(_later_rows(_world()), tmp_path)
     expected = build.compute_frame(feature_set, lake, CUTOFF)
     pd.testing.assert_frame_equal(build.compute_frame(feature_set, later, CUTOFF), expected)
 
 
 def test_without_orders_the_purchase_features_are_absent(tmp_path: Path) -> None:
     tables = {name: frame for name, frame in _world().items() if name not in ("orders", "order_items")}
-    lake = _lake(tables, tmp_path)
+    lake = hand_made_lake(tables, tmp_path)
     frame = build.compute_frame(REVIEW_FEATURES, lake, CUTOFF)
     assert "verified_purchase" not in frame and "reviewer_orders_before" not in frame
     assert frame["near_duplicate_count_30d"].tolist() == [0, 1, 2, 0, 0, 0]

@@ -11,16 +11,12 @@ import pytest
 from features import calendar as cal
 from features import columns as c
 from features.build import compute_frame
-from features.engine import LakeTables, connect
-from features.lake import ingest
+from features.engine import connect
 from features.skus import SKU_DAILY_FEATURES, SKU_FEATURES
-from features.sources.base import SourceBatch
-from training.settings import DatasetPaths
+from tests.worlds import hand_made_lake
 
 pytestmark = pytest.mark.unit
 
-OPENED = pd.Timestamp("2024-01-01")
-NOW = pd.Timestamp("2025-06-01")
 AS_OF = pd.Timestamp("2024-03-10")
 OPTIONAL = ("inventory", "purchase_orders", "promotions")
 
@@ -106,16 +102,9 @@ def con():
     return connect(engine="duckdb")
 
 
-def _lake(con, root: Path, tables: dict[str, pd.DataFrame]) -> LakeTables:
-    paths = DatasetPaths("t", root)
-    report = ingest(SourceBatch("t", tables, OPENED), paths, now=NOW, progress=False)
-    assert all(r.quarantined == 0 for r in report.tables.values()), report.tables
-    return LakeTables(con, paths)
-
-
 @pytest.fixture(scope="module")
 def frames(con, tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
-    lake = _lake(con, tmp_path_factory.mktemp("sku"), _world())
+    lake = hand_made_lake(_world(), tmp_path_factory.mktemp("sku"), con)
     return compute_frame(SKU_DAILY_FEATURES, lake, AS_OF), compute_frame(SKU_FEATURES, lake, AS_OF)
 
 
@@ -167,7 +156,7 @@ def test_snapshot_values(frames) -> None:
 
 
 def test_rows_at_or_after_the_cutoff_change_nothing(con, frames, tmp_path: Path) -> None:
-    lake = _lake(con, tmp_path / "future", _future_rows(_world()))
+    lake = hand_made_lake(_future_rows(_world()), tmp_path / "future", con)
     daily, snap = frames
     pd.testing.assert_frame_equal(compute_frame(SKU_DAILY_FEATURES, lake, AS_OF), daily)
     pd.testing.assert_frame_equal(compute_frame(SKU_FEATURES, lake, AS_OF), snap)
@@ -175,7 +164,7 @@ def test_rows_at_or_after_the_cutoff_change_nothing(con, frames, tmp_path: Path)
 
 def test_dataset_without_stock_promotions_or_pos_has_no_such_features(con, tmp_path: Path) -> None:
     world = {name: frame for name, frame in _world().items() if name not in OPTIONAL}
-    lake = _lake(con, tmp_path / "bare", world)
+    lake = hand_made_lake(world, tmp_path / "bare", con)
     daily = compute_frame(SKU_DAILY_FEATURES, lake, AS_OF)
     snap = compute_frame(SKU_FEATURES, lake, AS_OF)
     dropped = {f.name for fs in (SKU_DAILY_FEATURES, SKU_FEATURES) for f in fs.features if f.needs}
