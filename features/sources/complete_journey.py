@@ -338,7 +338,7 @@ def load(root: Path | None = None) -> SourceBatch:
     sale = tx[c.QUANTITY].gt(0)
     sales, zero = tx[sale], tx[~sale]
     referenced = pd.concat([sales[PRODUCT], src["coupons"][PRODUCT]], ignore_index=True)
-    products, stubs = _products(src["products"], sales, referenced)
+    products, added_products = _products(src["products"], sales, referenced)
     households = (tx[HOUSEHOLD], src["demographics"][HOUSEHOLD], src["campaigns"][HOUSEHOLD])
     tables = {
         "users": _users(*households),
@@ -351,7 +351,7 @@ def load(root: Path | None = None) -> SourceBatch:
     extra = {
         "baskets": int(tx[BASKET].nunique()),
         "baskets_without_sale_line": int(tx[BASKET].nunique() - len(tables["orders"])),
-        "products_not_in_catalogue": stubs,
+        "products_not_in_catalogue": added_products,
         "coupon_duplicates_dropped": int(src["coupons"].duplicated().sum()),
         "households_with_demographics": len(src["demographics"]),
         "transactions_outside_their_week": outside,
