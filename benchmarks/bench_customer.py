@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=90)
     args = parser.parse_args()
     os.environ["SHOPSENSE_DATA_DIR"] = str(args.data_dir)
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     get_settings.cache_clear()
     for name in args.datasets:

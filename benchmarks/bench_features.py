@@ -30,7 +30,7 @@ def _peak_gb() -> float:
 def phase_world(preset: str, seed: int) -> dict:
     from features.lake import ingest
     from features.sources.synthetic import SynthConfig, generate
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     started = time.perf_counter()
     batch = generate(SynthConfig.preset(preset, seed=seed), progress=False)
@@ -48,7 +48,7 @@ def phase_world(preset: str, seed: int) -> dict:
 def phase_build(engine_name: str) -> dict:
     from features import build, engine
     from features.users import USER_FEATURES
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     settings = get_settings()
     paths = settings.dataset("synthetic")

@@ -21,7 +21,7 @@ from features import build, engine
 from features import columns as c
 from features.interactions import INTERACTION_FEATURES
 from features.reviews import REVIEW_FEATURES, REVIEWER_FEATURES
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 EVIDENCE = (c.SKU_ID, c.REVIEWER_ID)
 

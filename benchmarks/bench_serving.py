@@ -89,7 +89,7 @@ def run_loadgen_process(url: str, key: str, ids_file: Path, batch: int, concurre
 
 
 def start_server(port: int, batching: bool, workers: int, log: Path) -> subprocess.Popen:
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     extra = {"SHOPSENSE_SERVING_BATCHING": str(batching).lower()}
     return local_server.start(get_settings(), port, log, workers=workers, extra_env=extra)
@@ -102,7 +102,7 @@ def in_process(ids: list[str], batches: list[int], seconds: float) -> dict[tuple
     """The same work without HTTP: online lookup + tiering + churn on the models the service loads."""
     from serving import model_store
     from serving.runtime import Job, Runtime
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     settings = get_settings()
     model_store.use_bentoml_home(settings)
@@ -130,7 +130,7 @@ def known_ids(limit: int = 5000) -> list[str]:
     import pandas as pd
 
     from features import columns as c
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     settings = get_settings()
     paths = settings.dataset(settings.serving_dataset or settings.default_dataset)
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> None:
         tables["as running"] = service_table(args.url, args.key, ids_file, args)
     else:
         from training.cli_serve import sync
-        from training.settings import get_settings
+        from features.settings import get_settings
 
         sync(get_settings())
         for batching in modes:

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from features import columns as c
 from features.engine import LakeTables
 from features.spec import FeatureSet
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from training.settings import DatasetPaths, Settings, get_settings
+from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

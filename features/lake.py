@@ -21,7 +21,7 @@ from features import columns as c
 from features.contract import TABLE_NAMES, TABLES
 from features.sources.base import SourceBatch
 from features.validation import PROVENANCE_COLUMNS, REASON_SEPARATOR, quarantine_frame, validate_table
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 logger = logging.getLogger(__name__)
 

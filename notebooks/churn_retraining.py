@@ -31,7 +31,7 @@ import mlflow
 import pandas as pd
 
 from training import pipeline, tracking
-from training.settings import get_settings
+from features.settings import get_settings
 
 settings = get_settings()
 tracking.configure(settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from training.settings import PROJECT_ROOT, Settings
+from features.settings import PROJECT_ROOT, Settings
 
 
 def free_port() -> int:

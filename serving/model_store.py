@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training import tracking
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from features.store.layout import KNOWN
 from models.tiering import TIER_LABELS_EN
 from serving.model_store import ServedModel
 from training.pyfunc import TIER
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from serving.schemas import (
     TierRequest,
     TierResponse,
 )
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 
 def _missing_data(reason: str) -> None:

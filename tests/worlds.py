@@ -10,7 +10,7 @@ import pandas as pd
 from features import columns as c
 from features.contract import TABLES
 from features.lake import ingest
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 TINY_SEED = 7
 # Known when the row is created, even if the moment lies after the cutoff: a promised delivery, a planned end.

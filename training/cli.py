@@ -28,7 +28,7 @@ def demo(
 ) -> None:
     """The main job on the embedded default: world -> lake -> features -> models -> online store -> service."""
     from training.demo import run_demo
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     settings = get_settings()
     run_demo(settings, preset=preset, seed=seed)

@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 
 from features.lake import IngestReport, ingest
 from features.sources.base import SourceBatch
-from training.settings import get_settings
+from features.settings import get_settings
 
 app = typer.Typer(help="Raw data: synthetic world, ingestion into the lake, the contract.", no_args_is_help=True)
 console = Console()

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from features import registry
-from training.settings import get_settings
+from features.settings import get_settings
 
 app = typer.Typer(help="Feature layer: point-in-time builds (Ibis) and the Feast store.", no_args_is_help=True)
 console = Console()

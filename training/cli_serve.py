@@ -15,7 +15,7 @@ import sys
 import typer
 from rich.console import Console
 
-from training.settings import PROJECT_ROOT, Settings, get_settings
+from features.settings import PROJECT_ROOT, Settings, get_settings
 
 app = typer.Typer(help="Serve the champion models over HTTP (BentoML), or build them into a Bento.")
 console = Console()

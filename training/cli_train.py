@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from training.settings import get_settings
+from features.settings import get_settings
 
 app = typer.Typer(help="Train a decision and register it in MLflow (champion only if it beats the current one).")
 console = Console()

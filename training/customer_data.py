@@ -14,7 +14,7 @@ from features import build, engine
 from features import columns as c
 from features.users import USER_FEATURES
 from training.datasets import CustomerDataset, LabelConfig, customer_dataset, order_values
-from training.settings import DatasetPaths, Settings
+from features.settings import DatasetPaths, Settings
 
 logger = logging.getLogger(__name__)
 

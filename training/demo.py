@@ -15,7 +15,7 @@ from features import build, engine, registry
 from features.lake import ingest
 from features.sources.synthetic import SynthConfig, generate
 from training import pipeline
-from training.settings import Settings
+from features.settings import Settings
 
 console = Console()
 

@@ -27,7 +27,7 @@ from training import plots, tracking
 from training.customer_data import load_customer_dataset
 from training.datasets import CHURNED, FUTURE_SPEND, CustomerDataset, LabelConfig
 from training.pyfunc import TIER, ChurnDecisionModel, TieringDecisionModel
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

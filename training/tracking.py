@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from features.sources.realdata import (
     rejected_frame,
     require_file,
 )
-from training.settings import get_settings
+from features.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ import pandas as pd
 from features import columns as c
 from features.sources.base import SourceBatch
 from features.sources.realdata import contract_frame, file_lineage, id_strings, rejected_frame, require_file
-from training.settings import get_settings
+from features.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

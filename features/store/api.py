@@ -20,7 +20,7 @@ from features.store.config import config_dict, write_config
 from features.store.definitions import ViewSpec, definitions, discover
 from features.store.layout import ServiceLayout, typed
 from features.store.services import full_feature_names
-from training.settings import DatasetPaths, Settings, get_settings
+from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from training.settings import DatasetPaths, Settings, get_settings
+from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from features import registry
 from features.build import combined_path
 from features.spec import Feature, FeatureSet
 from features.store.services import FEATURE_SERVICES, SNAPSHOT_SETS, VIEW_TTL
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from features.store.config import REGISTRY_FILE, online_db_path
 from features.store.layout import KNOWN, ServiceLayout, key_columns, known_mask
 from features.store.services import full_feature_names
 from features.store.sqlite_fast import SqliteFastPath
-from training.settings import DatasetPaths, Settings, get_settings
+from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

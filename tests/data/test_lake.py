@@ -13,7 +13,7 @@ from features import columns as c
 from features.lake import ingest, read_manifest
 from features.sources import files
 from features.sources.base import SourceBatch
-from training.settings import DatasetPaths
+from features.settings import DatasetPaths
 
 pytestmark = pytest.mark.data
 
@@ -165,7 +165,7 @@ def test_files_source_names_file_row_and_column(tmp_path: Path) -> None:
 
 def test_cli_ingest_json_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from training.cli import app
-    from training.settings import get_settings
+    from features.settings import get_settings
 
     folder = tmp_path / "shop"
     _write_corrupt_dir(folder)

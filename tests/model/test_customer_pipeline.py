@@ -13,7 +13,7 @@ from models import metrics
 from training import pipeline, tracking
 from training.customer_data import load_customer_dataset
 from training.datasets import LabelConfig
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 pytestmark = [pytest.mark.model, pytest.mark.integration]
 

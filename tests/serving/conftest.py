@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from serving import local_server
-from training.settings import Settings, get_settings
+from features.settings import Settings, get_settings
 
 DEMO_KEY = "shopsense-demo-key"
 OTHER_KEY = "reader-secret-key"

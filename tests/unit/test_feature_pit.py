@@ -40,7 +40,7 @@ def test_later_cutoff_sees_more(tiny_world) -> None:
 
 
 def test_build_writes_partitions_and_combined(tiny_world, tmp_path: Path) -> None:
-    from training.settings import DatasetPaths
+    from features.settings import DatasetPaths
 
     paths = DatasetPaths(tiny_world.name, tiny_world.root)
     feature_set = registry.get("user")

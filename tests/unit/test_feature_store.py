@@ -17,7 +17,7 @@ from features.store import FEATURE_SERVICES, OnlineFeatureReader, get_store, his
 from features.store.config import config_dict, write_config
 from features.store.layout import KNOWN
 from features.users import USER_FEATURES
-from training.settings import DatasetPaths, Settings
+from features.settings import DatasetPaths, Settings
 
 pytestmark = pytest.mark.unit
 
