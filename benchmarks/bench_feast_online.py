@@ -26,8 +26,8 @@ import pandas as pd
 
 from features import columns as c
 from features.build import combined_path
-from features.users import USER_FEATURES
 from features.settings import DatasetPaths, Settings, get_settings
+from features.users import USER_FEATURES
 
 CUTOFFS = (pd.Timestamp("2025-05-01"), pd.Timestamp("2025-06-01"))
 

@@ -29,8 +29,8 @@ def _peak_gb() -> float:
 
 def phase_world(preset: str, seed: int) -> dict:
     from features.lake import ingest
-    from features.sources.synthetic import SynthConfig, generate
     from features.settings import get_settings
+    from features.sources.synthetic import SynthConfig, generate
 
     started = time.perf_counter()
     batch = generate(SynthConfig.preset(preset, seed=seed), progress=False)
@@ -47,8 +47,8 @@ def phase_world(preset: str, seed: int) -> dict:
 
 def phase_build(engine_name: str) -> dict:
     from features import build, engine
-    from features.users import USER_FEATURES
     from features.settings import get_settings
+    from features.users import USER_FEATURES
 
     settings = get_settings()
     paths = settings.dataset("synthetic")

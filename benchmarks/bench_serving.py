@@ -100,9 +100,9 @@ def start_server(port: int, batching: bool, workers: int, log: Path) -> subproce
 
 def in_process(ids: list[str], batches: list[int], seconds: float) -> dict[tuple[int, bool], dict]:
     """The same work without HTTP: online lookup + tiering + churn on the models the service loads."""
+    from features.settings import get_settings
     from serving import model_store
     from serving.runtime import Job, Runtime
-    from features.settings import get_settings
 
     settings = get_settings()
     model_store.use_bentoml_home(settings)
@@ -189,8 +189,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"service at {args.url} ({os.cpu_count()} cores), {args.seconds:.0f} s per cell")
         tables["as running"] = service_table(args.url, args.key, ids_file, args)
     else:
-        from training.cli_serve import sync
         from features.settings import get_settings
+        from training.cli_serve import sync
 
         sync(get_settings())
         for batching in modes:

@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from features import columns as c
 from features.engine import LakeTables
-from features.spec import FeatureSet
 from features.settings import DatasetPaths
+from features.spec import FeatureSet
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 from features import columns as c
 from features.contract import TABLE_NAMES, TABLES
+from features.settings import DatasetPaths
 from features.sources.base import SourceBatch
 from features.validation import PROVENANCE_COLUMNS, REASON_SEPARATOR, quarantine_frame, validate_table
-from features.settings import DatasetPaths
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ CLASSIFIER_PARAMS = {"num_leaves": 15, "n_estimators": 300, "learning_rate": 0.0
 import mlflow
 import pandas as pd
 
-from training import pipeline, tracking
 from features.settings import get_settings
+from training import pipeline, tracking
 
 settings = get_settings()
 tracking.configure(settings)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training import tracking
 from features.settings import Settings, get_settings
+from training import tracking
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from features.settings import Settings, get_settings
 from features.store.layout import KNOWN
 from models.tiering import TIER_LABELS_EN
 from serving.model_store import ServedModel
 from training.pyfunc import TIER
-from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

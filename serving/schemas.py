@@ -139,9 +139,15 @@ class TierResult(BaseModel):
     tier: str | None = None
     tier_zh: str | None = None
     tier_en: str | None = None
-    r_score: int | None = Field(None, description="Recency score 1-5 (5 best): quintile against the users the tiering model was fitted on.")
-    f_score: int | None = Field(None, description="Frequency score 1-5: quintile against the tiering model's training population.")
-    m_score: int | None = Field(None, description="Monetary score 1-5: quintile against the tiering model's training population.")
+    r_score: int | None = Field(
+        None, description="Recency score 1-5 (5 best): quintile against the users the tiering model was fitted on."
+    )
+    f_score: int | None = Field(
+        None, description="Frequency score 1-5: quintile against the tiering model's training population."
+    )
+    m_score: int | None = Field(
+        None, description="Monetary score 1-5: quintile against the tiering model's training population."
+    )
     predicted_ltv: float | None = None
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from features.settings import Settings, get_settings
 from serving import model_store
 from serving.audit import AuditLog
 from serving.auth import ApiKeys
@@ -29,7 +30,6 @@ from serving.schemas import (
     TierRequest,
     TierResponse,
 )
-from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

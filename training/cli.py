@@ -27,8 +27,8 @@ def demo(
     serve: bool = typer.Option(True, help="End by starting the prediction service (blocks until Ctrl-C)."),
 ) -> None:
     """The main job on the embedded default: world -> lake -> features -> models -> online store -> service."""
-    from training.demo import run_demo
     from features.settings import get_settings
+    from training.demo import run_demo
 
     settings = get_settings()
     run_demo(settings, preset=preset, seed=seed)

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from features.lake import IngestReport, ingest
-from features.sources.base import SourceBatch
 from features.settings import get_settings
+from features.sources.base import SourceBatch
 
 app = typer.Typer(help="Raw data: synthetic world, ingestion into the lake, the contract.", no_args_is_help=True)
 console = Console()

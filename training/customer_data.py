@@ -12,9 +12,9 @@ import pandas as pd
 
 from features import build, engine
 from features import columns as c
+from features.settings import DatasetPaths, Settings
 from features.users import USER_FEATURES
 from training.datasets import CustomerDataset, LabelConfig, customer_dataset, order_values
-from features.settings import DatasetPaths, Settings
 
 logger = logging.getLogger(__name__)
 

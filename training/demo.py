@@ -13,9 +13,9 @@ from rich.console import Console
 
 from features import build, engine, registry
 from features.lake import ingest
+from features.settings import Settings
 from features.sources.synthetic import SynthConfig, generate
 from training import pipeline
-from features.settings import Settings
 
 console = Console()
 

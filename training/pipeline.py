@@ -19,6 +19,7 @@ from mlflow.models import infer_signature
 from mlflow.types.schema import ColSpec, Schema
 
 from features import columns as c
+from features.settings import Settings, get_settings
 from models import metrics
 from models.churn import ChurnClassifier, RecencyBaseline, RfmLogisticBaseline, choose_risk_thresholds
 from models.ltv import LtvRegressor
@@ -27,7 +28,6 @@ from training import plots, tracking
 from training.customer_data import load_customer_dataset
 from training.datasets import CHURNED, FUTURE_SPEND, CustomerDataset, LabelConfig
 from training.pyfunc import TIER, ChurnDecisionModel, TieringDecisionModel
-from features.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -40,6 +40,7 @@ import duckdb
 import pandas as pd
 
 from features import columns as c
+from features.settings import get_settings
 from features.sources.base import SourceBatch
 from features.sources.realdata import (
     contract_frame,
@@ -49,7 +50,6 @@ from features.sources.realdata import (
     rejected_frame,
     require_file,
 )
-from features.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

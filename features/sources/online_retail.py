@@ -33,9 +33,9 @@ from typing import Any
 import pandas as pd
 
 from features import columns as c
+from features.settings import get_settings
 from features.sources.base import SourceBatch
 from features.sources.realdata import contract_frame, file_lineage, id_strings, rejected_frame, require_file
-from features.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

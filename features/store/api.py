@@ -16,11 +16,11 @@ import pandas as pd
 from feast import FeatureStore, RepoConfig
 
 from features import columns as c
+from features.settings import DatasetPaths, Settings, get_settings
 from features.store.config import config_dict, write_config
 from features.store.definitions import ViewSpec, definitions, discover
 from features.store.layout import ServiceLayout, typed
 from features.store.services import full_feature_names
-from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from feast.types import Float64, Int64, PrimitiveFeastType, String
 from features import columns as c
 from features import registry
 from features.build import combined_path
+from features.settings import DatasetPaths
 from features.spec import Feature, FeatureSet
 from features.store.services import FEATURE_SERVICES, SNAPSHOT_SETS, VIEW_TTL
-from features.settings import DatasetPaths
 
 logger = logging.getLogger(__name__)
 

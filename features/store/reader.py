@@ -18,12 +18,12 @@ from feast import FeatureService
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
 from pandas.arrays import IntegerArray
 
+from features.settings import DatasetPaths, Settings, get_settings
 from features.store.api import open_store
 from features.store.config import REGISTRY_FILE, online_db_path
 from features.store.layout import KNOWN, ServiceLayout, key_columns, known_mask
 from features.store.services import full_feature_names
 from features.store.sqlite_fast import SqliteFastPath
-from features.settings import DatasetPaths, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from features import columns as c
 from features.lake import ingest, read_manifest
+from features.settings import DatasetPaths
 from features.sources import files
 from features.sources.base import SourceBatch
-from features.settings import DatasetPaths
 
 pytestmark = pytest.mark.data
 
@@ -164,8 +164,8 @@ def test_files_source_names_file_row_and_column(tmp_path: Path) -> None:
 
 
 def test_cli_ingest_json_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.cli import app
     from features.settings import get_settings
+    from training.cli import app
 
     folder = tmp_path / "shop"
     _write_corrupt_dir(folder)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.settings import Settings, get_settings
 from models import metrics
 from training import pipeline, tracking
 from training.customer_data import load_customer_dataset
 from training.datasets import LabelConfig
-from features.settings import Settings, get_settings
 
 pytestmark = [pytest.mark.model, pytest.mark.integration]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from serving import local_server
 from features.settings import Settings, get_settings
+from serving import local_server
 
 DEMO_KEY = "shopsense-demo-key"
 OTHER_KEY = "reader-secret-key"

@@ -12,12 +12,12 @@ import yaml
 
 from features import build, engine, registry
 from features import columns as c
+from features.settings import DatasetPaths, Settings
 from features.spec import Feature, FeatureSet
 from features.store import FEATURE_SERVICES, OnlineFeatureReader, get_store, historical_features, materialize
 from features.store.config import config_dict, write_config
 from features.store.layout import KNOWN
 from features.users import USER_FEATURES
-from features.settings import DatasetPaths, Settings
 
 pytestmark = pytest.mark.unit
 
