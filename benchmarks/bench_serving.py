@@ -99,25 +99,24 @@ def start_server(port: int, batching: bool, workers: int, log: Path) -> subproce
 
 
 def in_process(ids: list[str], batches: list[int], seconds: float) -> dict[tuple[int, bool], dict]:
-    """The same work without HTTP: online lookup + tiering + churn on the models the service loads."""
+    """The same work without HTTP: online lookup + ltv + tiering + churn on the models the service loads."""
     from features.settings import get_settings
     from serving import model_store
     from serving.runtime import Job, Runtime
 
     settings = get_settings()
     model_store.use_bentoml_home(settings)
-    runtime = Runtime(
-        model_store.load_from_store("churn"), model_store.load_from_store("tiering"), Runtime.open_reader(settings)
-    )
+    served = {name: model_store.load_from_store(name) for name in ("ltv", "tiering", "churn")}
+    runtime = Runtime(served, Runtime.open_reader(settings))
     rng = random.Random(0)
     results = {}
     for batch in batches:
         for explain in (False, True):
             samples, deadline = [], time.perf_counter() + seconds
             while time.perf_counter() < deadline:
-                job = Job("churn", rng.sample(ids, batch), explain=explain)
+                job = Job(ids=rng.sample(ids, batch), params={"explain": explain, "top_k": 3})
                 started = time.perf_counter()
-                runtime.run([job])
+                runtime.run("churn", [job])
                 samples.append(time.perf_counter() - started)
             results[(batch, explain)] = _stats(samples, seconds)
     return results

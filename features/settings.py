@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     redis_connection: str = Field("localhost:6379", description="Feast Redis connection string.")
     seed: int = Field(42, description="Default random seed for generators and models.")
     default_dataset: str = Field("synthetic", description="Dataset used when a command is given none.")
+    ingest_chunk_rows: int = Field(
+        250_000, ge=1, description="Rows read and validated at a time by ingest: bounds its memory, not the file."
+    )
+    ingest_max_rejected: float = Field(
+        0.5, ge=0, le=1, description="An ingest fails, keeping the previous lake, when a table rejects more than this."
+    )
     # Serving (serving/, `shopsense serve`). The default key is for the local demo only: set your own in production.
     api_keys: str = Field(
         "demo:shopsense-demo-key",
@@ -81,6 +87,21 @@ class Settings(BaseSettings):
     serving_batching: bool = Field(True, description="Coalesce concurrent requests into one model call per worker.")
     serving_workers: int = Field(1, ge=1, le=16, description="Service worker processes for `shopsense serve`.")
     serving_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+
+    def registered_model_name(self, decision: str, dataset: str | None = None) -> str:
+        """Registry name of a decision's model: ``shopsense-churn`` for the default dataset, else ``...-<dataset>``.
+
+        Models trained on other datasets (benchmarks on public data, a second shop) get a suffix so they never
+        compete with, or replace, the default dataset's champion in a shared registry.
+        """
+        if dataset is None or dataset == self.default_dataset:
+            return f"shopsense-{decision}"
+        return f"shopsense-{decision}-{dataset}"
+
+    @property
+    def served_dataset(self) -> str:
+        """The dataset whose champions and online store the service uses."""
+        return self.serving_dataset or self.default_dataset
 
     def dataset(self, name: str) -> DatasetPaths:
         """Paths of one dataset (synthetic, online_retail, ...): each source gets its own lake and features."""

@@ -1,4 +1,5 @@
-"""Start, wait for and stop ``bentoml serve`` on 127.0.0.1: shared by the live-HTTP tests and the benchmark."""
+"""Start, wait for and stop ``bentoml serve``: the environment it needs, shared by ``shopsense serve``, the live-HTTP
+tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -13,6 +14,22 @@ from pathlib import Path
 import httpx
 
 from features.settings import PROJECT_ROOT, Settings
+
+SERVICE = "serving.service:ShopSense"
+SERVED_DECISIONS_ENV = "SHOPSENSE_SERVED_DECISIONS"  # which decisions a Bento declares (set by `serve --build`)
+
+
+def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str]:
+    """Environment for a ``bentoml`` subprocess: our store, one OpenMP thread per worker, no usage tracking."""
+    env = dict(os.environ)
+    env["BENTOML_HOME"] = str(settings.bentoml_home)
+    env["BENTOML_DO_NOT_TRACK"] = "True"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["SHOPSENSE_DATA_DIR"] = str(settings.data_dir.resolve())
+    if workers:
+        options = env.get("BENTOML_CONFIG_OPTIONS", "")
+        env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.shopsense.workers={workers}".strip()
+    return env
 
 
 def free_port() -> int:
@@ -46,8 +63,6 @@ def start(
     timeout: float = 120,
 ) -> subprocess.Popen:
     """``bentoml serve`` in its own process group (so :func:`stop` ends its workers too), ready when returned."""
-    from training.cli_serve import SERVICE, bentoml_env
-
     env = bentoml_env(settings, workers) | (extra_env or {})
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as handle:

@@ -95,8 +95,10 @@ class ShopSenseMiddleware:
         configure: Callable[[], tuple[Policy, ApiKeys, AuditLog | None]],
         api_paths: dict[str, type[BaseModel]] | None = None,
         admin_paths: tuple[str, ...] = (),
+        status: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
         self.app = app
+        self._status = status
         self._configure = configure
         self._models = dict(api_paths or {})
         self._paths = {"api_paths": frozenset(self._models), "admin_paths": frozenset(admin_paths)}
@@ -151,6 +153,11 @@ class ShopSenseMiddleware:
                 return
             if path in self.policy.admin_paths and not self.keys.is_admin(info.key_id):
                 await _error(send, 403, {"error": "forbidden", "detail": "admin key required", "request_id": rid})
+                return
+        if path == "/readyz" and scope.get("method") == "GET" and self._status is not None:
+            status = self._status()
+            if status is not None:  # which decisions serve, and why the others do not
+                await _error(send, 200 if status["ready"] else 503, {**status, "request_id": rid})
                 return
         if scope.get("method") == "POST" and self.policy.audited(path):
             rejected = self._reject_body(headers, rid)

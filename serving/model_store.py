@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from features.settings import Settings, get_settings
-from training import tracking
 
 logger = logging.getLogger(__name__)
 
-DECISIONS = ("churn", "tiering")
+CHAMPION = "champion"
 LABEL_NAME, LABEL_VERSION, LABEL_ALIAS, LABEL_RUN = "mlflow_name", "mlflow_version", "alias", "mlflow_run_id"
 
 
@@ -31,13 +30,28 @@ class ServedModel:
     name: str
     version: str
     alias: str
-    model: Any  # training.pyfunc.ChurnDecisionModel | TieringDecisionModel
+    model: Any  # a models.decision.DecisionModel (the pure object the pyfunc adapter carries)
     source: str  # "models:/...@alias" or "bentoml:<tag>"
 
 
 def store_tag(decision: str) -> str:
-    """BentoML model-store name of a decision: the registry name (``shopsense-churn``)."""
-    return tracking.registered_name(decision)
+    """BentoML model-store name of a decision (``shopsense-churn``), whichever dataset its champion came from.
+
+    The labels of the stored model name the MLflow model and version it was synced from, so a store synced from
+    another dataset's champions (``shopsense serve --dataset X``) still reports exactly what serves.
+    """
+    return f"shopsense-{decision}"
+
+
+def _tracking(settings: Settings) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+
+
+class MissingChampion(LookupError):
+    """No ``@champion`` for a decision: the message names the command that creates it."""
 
 
 def use_bentoml_home(settings: Settings | None = None) -> Path:
@@ -58,16 +72,29 @@ def use_bentoml_home(settings: Settings | None = None) -> Path:
     return home
 
 
-def load_from_registry(decision: str, alias: str = tracking.CHAMPION, settings: Settings | None = None) -> ServedModel:
-    """Load ``models:/shopsense-<decision>@<alias>`` straight from MLflow (needs the tracking store)."""
-    import mlflow
+def _alias_version(name: str, alias: str, decision: str, settings: Settings) -> Any:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    tracking.configure(settings)
-    name = tracking.registered_name(decision)
-    version = MlflowClient().get_model_version_by_alias(name, alias)
-    uri = f"models:/{name}/{version.version}"
-    model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    try:
+        return MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        dataset = settings.served_dataset
+        raise MissingChampion(
+            f"no @{alias} for {name}: create it with `shopsense train {decision} --dataset {dataset}` "
+            f"(or `shopsense train all --dataset {dataset}`)"
+        ) from None
+
+
+def load_from_registry(decision: str, alias: str = CHAMPION, settings: Settings | None = None) -> ServedModel:
+    """Load the served dataset's ``models:/shopsense-<decision>@<alias>`` straight from MLflow."""
+    import mlflow
+
+    settings = settings or get_settings()
+    _tracking(settings)
+    name = settings.registered_model_name(decision, settings.served_dataset)
+    version = _alias_version(name, alias, decision, settings)
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}").unwrap_python_model().model
     return ServedModel(decision, name, str(version.version), alias, model, f"models:/{name}@{alias}")
 
 
@@ -93,7 +120,7 @@ def served_from_stored(decision: str, stored: Any) -> ServedModel:
         raise ValueError(
             f"BentoML model {stored.tag} lacks label(s) {missing}: import it with `shopsense serve --sync`"
         )
-    model = bentoml.mlflow.load_model(stored).unwrap_python_model()
+    model = bentoml.mlflow.load_model(stored).unwrap_python_model().model
     return ServedModel(
         decision, labels[LABEL_NAME], labels[LABEL_VERSION], labels[LABEL_ALIAS], model, f"bentoml:{stored.tag}"
     )
@@ -109,43 +136,52 @@ def _latest_stored(name: str) -> Any | None:
         return None
 
 
-def sync_champion(decision: str, alias: str = tracking.CHAMPION, settings: Settings | None = None) -> dict[str, Any]:
+def sync_champion(decision: str, alias: str = CHAMPION, settings: Settings | None = None) -> dict[str, Any]:
     """Import the model ``alias`` points at into the BentoML store unless the latest stored one is that version.
 
     A rollback (alias moved back to an older version) imports again, so ``:latest`` is always what the alias
     names. Returns what happened: name, version, alias, BentoML tag, ``imported`` (bool).
     """
     import bentoml
-    from mlflow import MlflowClient
 
     settings = settings or get_settings()
-    tracking.configure(settings)
-    name = tracking.registered_name(decision)
-    version = MlflowClient().get_model_version_by_alias(name, alias)
-    latest = _latest_stored(name)
-    same = latest is not None and (latest.info.labels.get(LABEL_VERSION), latest.info.labels.get(LABEL_RUN)) == (
-        str(version.version),
-        str(version.run_id),
-    )
+    _tracking(settings)
+    name = settings.registered_model_name(decision, settings.served_dataset)
+    version = _alias_version(name, alias, decision, settings)
+    tag = store_tag(decision)
+    latest = _latest_stored(tag)
+    same = latest is not None and (
+        latest.info.labels.get(LABEL_NAME),
+        latest.info.labels.get(LABEL_VERSION),
+        latest.info.labels.get(LABEL_RUN),
+    ) == (name, str(version.version), str(version.run_id))
     if same and latest.info.labels.get(LABEL_ALIAS) == alias:
-        return {
-            "name": name,
-            "version": str(version.version),
-            "alias": alias,
-            "tag": str(latest.tag),
-            "imported": False,
-        }
+        return {"decision": decision, "name": name, "version": str(version.version), "alias": alias,
+                "tag": str(latest.tag), "imported": False}  # fmt: skip
     labels = {LABEL_NAME: name, LABEL_VERSION: str(version.version), LABEL_ALIAS: alias, LABEL_RUN: str(version.run_id)}
     stored = bentoml.mlflow.import_model(
-        name,
+        tag,
         f"models:/{name}/{version.version}",
         labels=labels,
         metadata={"tracking_uri": settings.tracking_uri, "source": str(version.source), "decision": decision},
     )
     logger.info("imported %s v%s (@%s) into the BentoML store as %s", name, version.version, alias, stored.tag)
-    return {"name": name, "version": str(version.version), "alias": alias, "tag": str(stored.tag), "imported": True}
+    return {"decision": decision, "name": name, "version": str(version.version), "alias": alias,
+            "tag": str(stored.tag), "imported": True}  # fmt: skip
 
 
-def sync_champions(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Sync the champion of every served decision into the BentoML store (see :func:`sync_champion`)."""
-    return [sync_champion(decision, settings=settings) for decision in DECISIONS]
+def sync_champions(settings: Settings | None = None, decisions: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Sync the champion of every registered decision (or the named ones) into the BentoML store.
+
+    A decision without a champion is reported (``missing`` with the command that creates it), never fatal for the
+    others: a shop whose data allows only some decisions still gets those served.
+    """
+    from training.decisions import DECISION_NAMES
+
+    results = []
+    for decision in decisions or DECISION_NAMES:
+        try:
+            results.append(sync_champion(decision, settings=settings))
+        except MissingChampion as err:
+            results.append({"decision": decision, "missing": str(err)})
+    return results

@@ -1,14 +1,15 @@
-"""The serving hot path without HTTP: models and the online reader loaded once, one call per batch of jobs.
+"""The serving hot path without HTTP: served decisions, the online reader, one model call per batch of jobs.
 
-``Runtime.run(jobs)`` does for a list of requests what each would do alone (one online lookup, one tiering call,
-one churn call, reasons only for the rows that asked), so the service can coalesce concurrent requests into one
-model call without changing any answer. Unknown ids (the store has no row: ``known == False``) are never scored:
-they come back with ``status: unknown_user`` and null predictions.
+``Runtime.run(decision, jobs)`` does for a list of requests what each would do alone: one online lookup for all
+their ids, the upstream decisions joined on as columns (as at training), one ``decide`` call per distinct set of
+parameters. Which decisions exist, their entity, feature service and dependencies come from the decision registry;
+nothing here names a decision. Unknown ids (no online row) are never scored: they come back with the route's
+unknown status and null predictions.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 import logging
 import threading
 from collections.abc import Sequence
@@ -18,16 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import columns as c
 from features.settings import Settings, get_settings
 from features.store.layout import KNOWN
-from models.tiering import TIER_LABELS_EN
+from models.decision import join_upstream
 from serving.model_store import ServedModel
-from training.pyfunc import TIER
+from training import decisions
 
 logger = logging.getLogger(__name__)
 
-OK, UNKNOWN = "ok", "unknown_user"
+OK = "ok"
 
 
 class InvalidInput(ValueError):
@@ -41,47 +41,88 @@ class InvalidInput(ValueError):
 
 @dataclass
 class Job:
-    """One request: ids to look up (or a ready feature frame), which decision, and whether to explain."""
+    """One request: ids to look up, or caller-given feature rows, or neither (a query such as a popular list)."""
 
-    decision: str  # "churn" | "tier"
-    ids: list[str] = field(default_factory=list)
-    frame: pd.DataFrame | None = None  # feature rows given by the caller (then ids are their optional user ids)
-    explain: bool = False
-    top_k: int = 3
+    ids: list[str] | None = None
+    frame: pd.DataFrame | None = None
+    row_ids: list[str | None] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    unknown_status: str = "unknown"
 
     @property
     def size(self) -> int:
-        return len(self.ids) if self.frame is None else len(self.frame)
+        if self.frame is not None:
+            return len(self.frame)
+        return len(self.ids) if self.ids is not None else 1
+
+    @property
+    def entity_ids(self) -> list[str | None]:
+        if self.frame is not None:
+            return list(self.row_ids) if self.row_ids is not None else [None] * len(self.frame)
+        return list(self.ids or [])
 
 
 @dataclass
 class Outcome:
-    """Per-user records of one job, in request order, plus the model refs that produced them."""
+    """Records of one job in request order (``_id`` and ``status`` on each), and the models that produced them."""
 
     records: list[dict[str, Any]]
     models: dict[str, ServedModel]
 
 
-class Runtime:
-    """Both decision models and the online feature reader, shared by the threads of one worker process."""
+@dataclass
+class Plan:
+    """A served decision resolved once at load: its upstream chain, the columns it reads, the lookups it makes."""
 
-    def __init__(self, churn: ServedModel, tiering: ServedModel, reader: Any) -> None:
-        self.churn = churn
-        self.tiering = tiering
+    served: ServedModel
+    upstream: list[tuple[ServedModel, tuple[str, ...]]]
+    columns: list[str]
+    lookups: list[str]
+    takes_lookup: bool
+
+    @property
+    def models(self) -> dict[str, ServedModel]:
+        return {self.served.decision: self.served, **{m.decision: m for m, _ in self.upstream}}
+
+
+class Runtime:
+    """Every loaded decision and the online feature reader, shared by the threads of one worker process."""
+
+    def __init__(self, served: dict[str, ServedModel], reader: Any) -> None:
         self.reader = reader
         self._lock = threading.Lock()
-        self._configure(churn, tiering)
+        self.plans, self.unavailable = self._plan(served)
 
-    def _configure(self, churn: ServedModel, tiering: ServedModel) -> None:
-        """The columns both models need and the fewest feature services that provide them."""
-        self.columns = list(dict.fromkeys([*churn.model.feature_names, *tiering.model.feature_names]))
-        services = list(dict.fromkeys([churn.model.feature_service, tiering.model.feature_service]))
-        layouts = {service: self.reader.layout(service) for service in services}  # resolved now, not per request
-        missing = {n for n in self.columns if not any(n in lay.columns for lay in layouts.values())}
+    def _plan(self, served: dict[str, ServedModel]) -> tuple[dict[str, Plan], dict[str, str]]:
+        plans, unavailable = {}, {}
+        for name in served:
+            try:
+                plans[name] = self._plan_one(name, served)
+            except (KeyError, ValueError) as err:
+                unavailable[name] = str(err)
+                logger.warning("decision %s not served: %s", name, err)
+        return plans, unavailable
+
+    def _plan_one(self, name: str, served: dict[str, ServedModel]) -> Plan:
+        spec = decisions.get(name)
+        chain = [s for s in decisions.in_dependency_order(spec.depends_on) if s.name != name]
+        missing = [s.name for s in chain if s.name not in served]
         if missing:
-            raise ValueError(f"feature services {services} do not provide {sorted(missing)}")
-        # Services with the same views (churn_v1 and tiering_v1 are both the user view) are looked up once.
-        self._lookups = list({tuple(v.name for v in lay.views): s for s, lay in layouts.items()}.values())
+            raise ValueError(f"needs the decision(s) {', '.join(missing)}, which have no model loaded")
+        upstream = [(served[s.name], tuple(s.provides)) for s in chain]
+        models = [served[name].model, *(m.model for m, _ in upstream)]
+        columns = list(dict.fromkeys(n for m in models for n in m.feature_names))
+        services = list(dict.fromkeys(m.feature_service for m in models))
+        lookups: list[str] = []
+        if spec.entity not in ("none",) and columns:
+            layouts = {s: self.reader.layout(s) for s in services}  # resolved now, not per request
+            absent = {n for n in columns if not any(n in lay.columns for lay in layouts.values())}
+            if absent:
+                raise ValueError(f"feature services {services} do not provide {sorted(absent)}")
+            # Services backed by the same views (churn_v1 and tiering_v1 are both the user view) are read once.
+            lookups = list({tuple(v.name for v in lay.views): s for s, lay in layouts.items()}.values())
+        takes_lookup = "lookup" in inspect.signature(served[name].model.decide).parameters
+        return Plan(served[name], upstream, columns, lookups, takes_lookup)
 
     @classmethod
     def open_reader(cls, settings: Settings | None = None) -> Any:
@@ -94,156 +135,131 @@ class Runtime:
         return OnlineFeatureReader(paths, settings=settings, fast=fast)
 
     def models(self) -> dict[str, ServedModel]:
-        return {"churn": self.churn, "tiering": self.tiering}
+        return {name: plan.served for name, plan in self.plans.items()}
 
-    def swap(self, churn: ServedModel, tiering: ServedModel) -> None:
-        """Replace both models at once (reload); in-flight batches finish on the models they started with."""
+    def swap(self, served: dict[str, ServedModel]) -> None:
+        """Replace every model at once (reload); in-flight batches finish on the models they started with."""
+        plans, unavailable = self._plan(served)
         with self._lock:
-            self._configure(churn, tiering)
-            self.churn, self.tiering = churn, tiering
+            self.plans, self.unavailable = plans, unavailable
+
+    def plan(self, decision: str) -> Plan:
+        with self._lock:
+            plan = self.plans.get(decision)
+        if plan is None:
+            reason = self.unavailable.get(decision, "no champion loaded")
+            raise LookupError(f"decision {decision!r} is not served: {reason}")
+        return plan
 
     # -- features -------------------------------------------------------------------------------------------------
 
-    def _lookup(self, ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-        """Features of ``ids`` as one float64 block in model column order, and the known mask."""
+    def lookup(self, feature_service: str, ids: Sequence[str]) -> pd.DataFrame:
+        """Online features of ``ids`` from one service (for decisions that look up more than their entity)."""
+        return self.reader.get(feature_service, list(ids))
+
+    def _lookup(self, plan: Plan, ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features of ``ids`` as one float64 block in the plan's column order, and the known mask."""
         known = np.ones(len(ids), dtype=bool)
-        matrix = np.empty((len(ids), len(self.columns)), dtype=np.float64)
+        matrix = np.full((len(ids), len(plan.columns)), np.nan, dtype=np.float64)
         filled: set[str] = set()
-        for service in self._lookups:
+        for service in plan.lookups:
             frame = self.reader.get(service, ids)
             known &= frame[KNOWN].to_numpy(dtype=bool)
-            for j, name in enumerate(self.columns):
+            for j, name in enumerate(plan.columns):
                 if name not in filled and name in frame.columns:
                     matrix[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
                     filled.add(name)
-        return pd.DataFrame(matrix, columns=self.columns), known
+        return pd.DataFrame(matrix, columns=plan.columns), known
 
-    def rows_frame(self, rows: Sequence[dict[str, float | None]]) -> pd.DataFrame:
+    def rows_frame(self, decision: str, rows: Sequence[dict[str, float | None]]) -> pd.DataFrame:
         """Caller-given feature rows as the float64 frame the models take; every model feature must be present."""
-        columns = set(self.columns)
+        columns = self.plan(decision).columns
+        allowed = set(columns)
         for i, row in enumerate(rows):
-            missing = [name for name in self.columns if name not in row]
-            unknown = sorted(set(row) - columns)
+            missing = [name for name in columns if name not in row]
+            unknown = sorted(set(row) - allowed)
             if missing:
                 raise InvalidInput(["rows", i, "features", missing[0]], f"missing feature(s): {', '.join(missing)}")
             if unknown:
                 raise InvalidInput(["rows", i, "features", unknown[0]], f"unknown feature(s): {', '.join(unknown)}")
-        matrix = np.array([[np.nan if r[n] is None else r[n] for n in self.columns] for r in rows], dtype=np.float64)
-        return pd.DataFrame(matrix, columns=self.columns)
+        matrix = np.array([[np.nan if r[n] is None else r[n] for n in columns] for r in rows], dtype=np.float64)
+        return pd.DataFrame(matrix.reshape(len(rows), len(columns)), columns=columns)
 
-    def _features(self, jobs: list[Job]) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
-        """All jobs' rows stacked (lookups in one call), the known mask and each job's start offset."""
-        lookup_ids = [i for job in jobs if job.frame is None for i in job.ids]
-        looked, looked_known = self._lookup(lookup_ids) if lookup_ids else (None, np.zeros(0, dtype=bool))
+    def _features(self, plan: Plan, jobs: list[Job]) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+        """All jobs' entity rows stacked (lookups in one call), the known mask and each job's start offset."""
+        lookup_ids = [i for job in jobs if job.frame is None and job.ids is not None for i in job.ids]
+        looked, looked_known = self._lookup(plan, lookup_ids) if lookup_ids else (None, np.zeros(0, dtype=bool))
         frames, known, starts, at, pos = [], [], [], 0, 0
         for job in jobs:
             starts.append(at)
-            if job.frame is None:
+            if job.frame is not None:
+                frames.append(job.frame)
+                known.append(np.ones(job.size, dtype=bool))
+            elif job.ids is not None:
                 frames.append(looked.iloc[pos : pos + job.size])
                 known.append(looked_known[pos : pos + job.size])
                 pos += job.size
-            else:
-                frames.append(job.frame)
-                known.append(np.ones(job.size, dtype=bool))
-            at += job.size
+            at += job.size if (job.frame is not None or job.ids is not None) else 0
+        if not frames:
+            return pd.DataFrame(columns=plan.columns), np.zeros(0, dtype=bool), starts
         stacked = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         return stacked.reset_index(drop=True), np.concatenate(known), starts
 
     # -- decisions ------------------------------------------------------------------------------------------------
 
-    def run(self, jobs: list[Job]) -> list[Outcome]:
-        """Score every job; equivalent to scoring each job alone (every score is per user)."""
-        with self._lock:
-            churn, tiering = self.churn, self.tiering
-        frame, known, starts = self._features(jobs)
+    def run(self, decision: str, jobs: list[Job]) -> list[Outcome]:
+        """Answer every job of one decision; equivalent to answering each alone (every record is per entity)."""
+        plan = self.plan(decision)
+        frame, known, starts = self._features(plan, jobs)
         scored = np.flatnonzero(known)
         x = frame.iloc[scored].reset_index(drop=True)
-        tiers = tiering.model.decide(x) if len(x) else None
-        churn_rows = self._churn_rows(jobs, starts, scored, len(frame))
-        churn_out = self._churn(churn, x, tiers, churn_rows, jobs)
+        if len(x) and plan.upstream:
+            x = join_upstream(x, [(m.model, fields) for m, fields in plan.upstream])
         position = np.full(len(frame), -1)
         position[scored] = np.arange(len(scored))
-        outcomes = []
-        for job, start in zip(jobs, starts, strict=True):
-            rows = position[start : start + job.size]
-            if job.decision == "tier":
-                records = _tier_records(job, rows, tiers)
-                outcomes.append(Outcome(records, {"tiering": tiering}))
-            else:
-                records = _churn_records(job, rows, churn_out, tiers)
-                outcomes.append(Outcome(records, {"churn": churn, "tiering": tiering}))
-        return outcomes
+        decided = self._decide(plan, x, jobs, starts, position)
+        return [
+            self._outcome(plan, index, job, start, position, decided)
+            for index, (job, start) in enumerate(zip(jobs, starts, strict=True))
+        ]
 
-    @staticmethod
-    def _churn_rows(jobs: list[Job], starts: list[int], scored: np.ndarray, total: int) -> dict[bool, np.ndarray]:
-        """Positions (in the scored frame) of churn rows without and with reasons."""
-        want = np.zeros(total, dtype=np.int8)  # 0: not a churn row, 1: plain, 2: with reasons
-        for job, start in zip(jobs, starts, strict=True):
-            if job.decision == "churn":
-                want[start : start + job.size] = 2 if job.explain else 1
-        flags = want[scored]
-        return {False: np.flatnonzero(flags == 1), True: np.flatnonzero(flags == 2)}
-
-    @staticmethod
-    def _churn(
-        churn: ServedModel, x: pd.DataFrame, tiers: pd.DataFrame | None, rows: dict[bool, np.ndarray], jobs: list[Job]
-    ) -> dict[int, dict[str, Any]]:
-        """Churn decisions keyed by scored-row position; one model call without and one with reasons."""
-        out: dict[int, dict[str, Any]] = {}
-        top_k = max((job.top_k for job in jobs if job.decision == "churn" and job.explain), default=0)
-        for explain, positions in rows.items():
-            if not len(positions):
+    def _decide(
+        self, plan: Plan, x: pd.DataFrame, jobs: list[Job], starts: list[int], position: np.ndarray
+    ) -> dict[Any, Any]:
+        """Records by scored-row position (entity jobs), or by job index (queries); one call per parameter set."""
+        extra = {"lookup": self.lookup} if plan.takes_lookup else {}
+        groups: dict[tuple, list[int]] = {}
+        out: dict[Any, Any] = {}
+        for index, job in enumerate(jobs):
+            if job.frame is None and job.ids is None:
+                out[("query", index)] = plan.served.model.decide(x.iloc[:0], **job.params, **extra)
                 continue
-            part = x.iloc[positions].assign(**{TIER: tiers[TIER].to_numpy()[positions]})
-            decided = churn.model.decide(part, explain=explain, top_k=max(top_k, 1))
-            for pos, record in zip(positions.tolist(), decided.to_dict("records"), strict=True):
-                out[pos] = record
+            rows = position[starts[index] : starts[index] + job.size]
+            groups.setdefault(_params_key(job.params), []).extend(int(r) for r in rows if r >= 0)
+        for key, rows in groups.items():
+            if not rows:
+                continue
+            unique = list(dict.fromkeys(rows))
+            records = plan.served.model.decide(x.iloc[unique].reset_index(drop=True), **dict(key), **extra)
+            out.update({(key, row): record for row, record in zip(unique, records, strict=True)})
         return out
 
-
-def _tier_records(job: Job, rows: np.ndarray, tiers: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """R/F/M come from the tiering model's fitted cut points, so they do not depend on the rest of the batch."""
-    records = []
-    for user_id, pos in zip(_job_ids(job), rows.tolist(), strict=True):
-        if pos < 0:
-            records.append({c.USER_ID: user_id, "status": UNKNOWN})
-            continue
-        t = tiers.iloc[pos]
-        r, f, m = int(t["r_score"]), int(t["f_score"]), int(t["m_score"])
-        records.append(
-            {
-                c.USER_ID: user_id, "status": OK, "tier": t[TIER], "tier_zh": t["tier_zh"],
-                "tier_en": TIER_LABELS_EN.get(t[TIER], t[TIER]), "r_score": r, "f_score": f, "m_score": m,
-                "predicted_ltv": float(t["predicted_ltv"]),
-            }
-        )  # fmt: skip
-    return records
+    @staticmethod
+    def _outcome(
+        plan: Plan, index: int, job: Job, start: int, position: np.ndarray, decided: dict[Any, Any]
+    ) -> Outcome:
+        if job.frame is None and job.ids is None:
+            records = [{"_id": None, "status": OK, **r} for r in decided[("query", index)]]
+            return Outcome(records, plan.models)
+        key = _params_key(job.params)
+        records = []
+        for entity_id, pos in zip(job.entity_ids, position[start : start + job.size].tolist(), strict=True):
+            if pos < 0:
+                records.append({"_id": entity_id, "status": job.unknown_status})
+            else:
+                records.append({"_id": entity_id, "status": OK, **decided[(key, pos)]})
+        return Outcome(records, plan.models)
 
 
-def _churn_records(
-    job: Job, rows: np.ndarray, decided: dict[int, dict[str, Any]], tiers: pd.DataFrame | None
-) -> list[dict[str, Any]]:
-    records = []
-    for user_id, pos in zip(_job_ids(job), rows.tolist(), strict=True):
-        if pos < 0:
-            records.append({c.USER_ID: user_id, "status": UNKNOWN})
-            continue
-        d = decided[pos]
-        reasons = json.loads(d["reasons"])[: job.top_k] if job.explain else []
-        records.append(
-            {
-                c.USER_ID: user_id, "status": OK, "churn_probability": float(d["churn_probability"]),
-                "risk_band": d["risk_band"], "predicted_ltv": float(d["predicted_ltv"]),
-                "value_at_risk": float(d["value_at_risk"]), "tier": tiers[TIER].iat[pos],
-                "recall_action": {
-                    "code": d["recall_action"], "label_zh": d["recall_label_zh"], "label_en": d["recall_label_en"],
-                    "channel": d["recall_channel"],
-                },
-                "reasons": reasons,
-            }
-        )  # fmt: skip
-    return records
-
-
-def _job_ids(job: Job) -> list[str | None]:
-    return list(job.ids) if len(job.ids) == job.size else [None] * job.size
+def _params_key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted(params.items()))

@@ -1,14 +1,16 @@
-"""The ShopSense BentoML service: churn and tiering decisions over HTTP, on the champions in the BentoML store.
+"""The ShopSense BentoML service: one HTTP route per route of every registered decision, on the champions.
 
 Run ``shopsense serve`` (syncs the MLflow ``@champion`` of each decision into the BentoML store, then starts this
-service) or ``bentoml serve serving.service:ShopSense`` after a sync. Routes: ``POST /churn/predict``,
-``POST /users/tier``, ``POST /admin/reload``; BentoML adds ``/livez``, ``/readyz``, ``/metrics`` and the Swagger
-UI at ``/``. See serving/README.md.
+service) or ``bentoml serve serving.service:ShopSense`` after a sync. The routes come from the decision registry
+(``training/decisions``): today ``POST /churn/predict`` and ``POST /users/tier``; plus ``POST /admin/reload``.
+BentoML adds ``/livez``, ``/readyz`` (JSON: which decisions serve and why the others do not), ``/metrics`` and the
+Swagger UI at ``/``. See serving/README.md.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import attrs
@@ -16,12 +18,16 @@ import bentoml
 from starlette.responses import JSONResponse
 
 from serving import state as st
+from serving.local_server import SERVED_DECISIONS_ENV
 from serving.middleware import ShopSenseMiddleware, request_info
-from serving.schemas import ChurnRequest, ChurnResponse, ReloadResponse, TierRequest, TierResponse
+from serving.model_store import store_tag
+from serving.schemas import ReloadResponse
+from training import decisions
+from training.decisions.spec import DecisionSpec, Route
 
 logger = logging.getLogger(__name__)
 
-CHURN_ROUTE, TIER_ROUTE, RELOAD_ROUTE = "/churn/predict", "/users/tier", "/admin/reload"
+RELOAD_ROUTE = "/admin/reload"
 
 
 @attrs.define
@@ -37,44 +43,44 @@ class UvLockImage(bentoml.images.Image):
         self.uv_lock()
 
 
-@bentoml.service(
-    name="shopsense",
-    image=UvLockImage(python_version="3.11"),
-    envs=[{"name": "OMP_NUM_THREADS", "value": "1"}],
-    workers=1,
-    traffic={"timeout": 60, "max_concurrency": 512},
-    logging={"access": {"enabled": False}},  # serving/audit.py writes one line per API request instead
-)
-class ShopSense:
-    """Churn risk with reasons and recall actions, and user tiers, for batches of user ids."""
+def served_specs() -> list[DecisionSpec]:
+    """Every registered decision, or those named in ``SHOPSENSE_SERVED_DECISIONS`` (what a Bento was built with)."""
+    named = [n for n in os.environ.get(SERVED_DECISIONS_ENV, "").split(",") if n]
+    return decisions.in_dependency_order(named) if named else decisions.all_specs()
 
-    churn_model = bentoml.models.BentoModel("shopsense-churn:latest")
-    tiering_model = bentoml.models.BentoModel("shopsense-tiering:latest")
+
+def _model_attribute(decision: str) -> str:
+    return f"model_{decision}"
+
+
+def _route_handler(decision: str, route: Route) -> Any:
+    """A ``bentoml.api`` method for one route; BentoML reads the request and response types from its annotations."""
+
+    async def handler(self, request, /, ctx):
+        return await self._answer(ctx, lambda: self.state.answer(decision, route, request, _info(ctx)))
+
+    handler.__name__ = handler.__qualname__ = route.path.strip("/").replace("/", "_")
+    handler.__doc__ = route.summary
+    handler.__annotations__ = {"request": route.request, "ctx": bentoml.Context, "return": route.response}
+    return bentoml.api(route=route.path)(handler)
+
+
+class _ShopSenseBase:
+    """Decisions over HTTP: every response names the model versions that produced it."""
 
     def __init__(self) -> None:
-        self.state = st.ServiceState.start(lambda: (self.churn_model, self.tiering_model))
+        specs = served_specs()
+        resolvers = {s.name: (lambda n=s.name: getattr(self, _model_attribute(n))) for s in specs}
+        self.state = st.ServiceState.start(lambda: resolvers)
+        st.publish(self.state)
 
     def __is_ready__(self) -> bool:
-        """Ready only once both models and the online store are loaded."""
+        """Ready once at least one decision and the online store are loaded (see /readyz's body for each)."""
         return self.state.ready
-
-    @bentoml.api(route=CHURN_ROUTE)
-    async def churn_predict(self, request: ChurnRequest, /, ctx: bentoml.Context) -> ChurnResponse:
-        """Churn probability, risk band, value at risk, recall action (and reasons when ``explain``) per user.
-
-        Unknown ids get ``status: "unknown_user"`` and null predictions; the tier (from the tiering model) picks
-        the recall action. The response names the model version and alias of each decision.
-        """
-        return await self._answer(ctx, lambda: self.state.churn(request, _info(ctx)))
-
-    @bentoml.api(route=TIER_ROUTE)
-    async def users_tier(self, request: TierRequest, /, ctx: bentoml.Context) -> TierResponse:
-        """Tier (with Chinese label), RFM scores and predicted lifetime value per user; unknown ids flagged."""
-        return await self._answer(ctx, lambda: self.state.tier(request, _info(ctx)))
 
     @bentoml.api(route=RELOAD_ROUTE)
     async def admin_reload(self, ctx: bentoml.Context) -> ReloadResponse:
-        """Admin key only: sync the current ``@champion`` from MLflow into the store and swap it in (this worker)."""
+        """Admin key only: sync the current ``@champion``s from MLflow into the store and swap them in (this worker)."""
         return await self._answer(ctx, lambda: self.state.reload(_info(ctx)))
 
     async def _answer(self, ctx: bentoml.Context, call: Any) -> Any:
@@ -89,9 +95,36 @@ def _info(ctx: bentoml.Context) -> Any:
     return request_info(ctx.request.scope) or st.detached_info(ctx.request.url.path)
 
 
-ShopSense.add_asgi_middleware(
-    ShopSenseMiddleware,
-    configure=st.middleware_config,
-    api_paths={CHURN_ROUTE: ChurnRequest, TIER_ROUTE: TierRequest},
-    admin_paths=(RELOAD_ROUTE,),
-)
+def _build_service() -> Any:
+    """The service class with one model declaration per decision and one API method per route, from the registry."""
+    specs = served_specs()
+    namespace: dict[str, Any] = {
+        "__doc__": "ShopSense decisions: " + "; ".join(f"{s.name}: {s.description}" for s in specs),
+        "__module__": __name__,
+        "__qualname__": "ShopSense",
+    }
+    for spec in specs:
+        namespace[_model_attribute(spec.name)] = bentoml.models.BentoModel(f"{store_tag(spec.name)}:latest")
+        for route in spec.routes:
+            namespace[route.path.strip("/").replace("/", "_")] = _route_handler(spec.name, route)
+    service_class = type("ShopSense", (_ShopSenseBase,), namespace)
+    service = bentoml.service(
+        name="shopsense",
+        image=UvLockImage(python_version="3.11"),
+        envs=[{"name": "OMP_NUM_THREADS", "value": "1"}],
+        workers=1,
+        traffic={"timeout": 60, "max_concurrency": 512},
+        logging={"access": {"enabled": False}},  # serving/audit.py writes one line per API request instead
+    )(service_class)
+    api_paths = {route.path: route.request for spec in specs for route in spec.routes}
+    service.add_asgi_middleware(
+        ShopSenseMiddleware,
+        configure=st.middleware_config,
+        api_paths=api_paths,
+        admin_paths=(RELOAD_ROUTE,),
+        status=st.published_status,
+    )
+    return service
+
+
+ShopSense = _build_service()

@@ -10,7 +10,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from features.settings import Settings, get_settings
@@ -19,17 +19,9 @@ from serving.audit import AuditLog
 from serving.auth import ApiKeys
 from serving.batching import Coalescer
 from serving.middleware import Policy, RequestInfo
-from serving.runtime import OK, UNKNOWN, InvalidInput, Job, Outcome, Runtime
-from serving.schemas import (
-    MAX_IDS,
-    ChurnRequest,
-    ChurnResponse,
-    Counts,
-    ModelRef,
-    ReloadResponse,
-    TierRequest,
-    TierResponse,
-)
+from serving.runtime import OK, InvalidInput, Job, Outcome, Runtime
+from serving.schemas import MAX_IDS, ModelRef, ReloadResponse
+from training.decisions.spec import Route
 
 logger = logging.getLogger(__name__)
 
@@ -93,90 +85,105 @@ def _ref(served: model_store.ServedModel) -> ModelRef:
     return ModelRef(name=served.name, version=served.version, alias=served.alias)
 
 
-def _counts(records: list[dict[str, Any]]) -> Counts:
+def _counts(records: list[dict[str, Any]], unknown_status: str) -> dict[str, int]:
     ok = sum(1 for r in records if r["status"] == OK)
-    return Counts(requested=len(records), ok=ok, unknown_user=len(records) - ok)
+    return {"requested": len(records), "ok": ok, unknown_status: len(records) - ok}
+
+
+def _weight(job: Job) -> int:
+    return job.size * (EXPLAIN_WEIGHT if job.params.get("explain") else 1)
 
 
 @dataclass
 class ServiceState:
-    """The runtime (or why it is missing) and the batcher of one worker."""
+    """The runtime (or why it is missing) and one batcher per served decision, for one worker."""
 
     runtime: Runtime | None
     error: str | None
-    batcher: Coalescer[Job, Outcome] | None
+    batchers: dict[str, Coalescer[Job, Outcome]]
     settings: Settings
+    missing: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, stored_models: Callable[[], tuple[Any, Any]], settings: Settings | None = None) -> ServiceState:
-        """Load both models from the BentoML store (``stored_models`` resolves them) and open the online store."""
+    def start(cls, stored_models: Callable[[], dict[str, Any]], settings: Settings | None = None) -> ServiceState:
+        """Load every decision found in the BentoML store (``stored_models`` resolves each) and the online store.
+
+        A decision whose model cannot be loaded is reported in ``missing`` and answers 503; the others serve.
+        """
         settings = settings or get_settings()
         started = time.perf_counter()
         _one_openmp_thread()
+        served, missing = {}, {}
+        for decision, resolve in stored_models().items():
+            try:
+                served[decision] = model_store.served_from_stored(decision, resolve())
+            except Exception as exc:  # reported per decision, never a crash of the others
+                missing[decision] = f"{type(exc).__name__}: {exc}"
         try:
-            churn_stored, tiering_stored = stored_models()
-            runtime = cls._runtime(
-                model_store.served_from_stored("churn", churn_stored),
-                model_store.served_from_stored("tiering", tiering_stored),
-                settings,
-            )
+            runtime = Runtime(served, Runtime.open_reader(settings)) if served else None
         except Exception as exc:  # not ready, with the reason, rather than a crash loop
             logger.exception("service not ready")
-            return cls(None, f"{type(exc).__name__}: {exc}", None, settings)
-        logger.info("models and online store loaded in %.1f s", time.perf_counter() - started)
-        return cls(runtime, None, cls._batcher(runtime, settings), settings)
+            return cls(None, f"{type(exc).__name__}: {exc}", {}, settings, missing)
+        if runtime is None:
+            return cls(None, "no decision model could be loaded: " + "; ".join(missing.values()), {}, settings, missing)
+        missing |= runtime.unavailable
+        logger.info(
+            "loaded %s in %.1f s; not served: %s", sorted(runtime.plans), time.perf_counter() - started, missing
+        )
+        return cls(runtime, None, cls._batchers(runtime, settings), settings, missing)
 
     @staticmethod
-    def _runtime(churn: model_store.ServedModel, tiering: model_store.ServedModel, settings: Settings) -> Runtime:
-        return Runtime(churn, tiering, Runtime.open_reader(settings))
-
-    @staticmethod
-    def _batcher(runtime: Runtime, settings: Settings) -> Coalescer[Job, Outcome]:
-        weight = lambda job: job.size * (EXPLAIN_WEIGHT if job.explain else 1)  # noqa: E731
-        return Coalescer(runtime.run, weight, MAX_IDS, enabled=settings.serving_batching, observe=_batch_histogram())
+    def _batchers(runtime: Runtime, settings: Settings) -> dict[str, Coalescer[Job, Outcome]]:
+        return {
+            decision: Coalescer(
+                functools.partial(runtime.run, decision), _weight, MAX_IDS, enabled=settings.serving_batching,
+                observe=_batch_histogram(),
+            )
+            for decision in runtime.plans
+        }  # fmt: skip
 
     @property
     def ready(self) -> bool:
         return self.runtime is not None
 
-    def _require(self) -> tuple[Runtime, Coalescer[Job, Outcome]]:
-        if self.runtime is None or self.batcher is None:
-            raise ServiceError(503, "service not ready", self.error)
-        return self.runtime, self.batcher
+    def status(self) -> dict[str, Any]:
+        """Which decisions serve (with model versions) and which do not (with the reason): /readyz's body."""
+        served = {} if self.runtime is None else {k: _ref(m).model_dump() for k, m in self.runtime.models().items()}
+        return {"ready": self.ready, "error": self.error, "served": served, "not_served": dict(self.missing)}
 
-    async def churn(self, request: ChurnRequest, info: RequestInfo) -> ChurnResponse:
-        runtime, batcher = self._require()
-        if request.rows is not None:
+    def _require(self, decision: str) -> tuple[Runtime, Coalescer[Job, Outcome]]:
+        if self.runtime is None:
+            raise ServiceError(503, "service not ready", self.error)
+        batcher = self.batchers.get(decision)
+        if batcher is None:
+            reason = self.missing.get(decision, "no champion loaded")
+            raise ServiceError(503, f"decision {decision} not served", reason)
+        return self.runtime, batcher
+
+    async def answer(self, decision: str, route: Route, request: Any, info: RequestInfo) -> Any:
+        """Any decision route: request -> call -> one batched ``decide`` -> the route's response model."""
+        runtime, batcher = self._require(decision)
+        call = route.call(request)
+        job = Job(ids=call.ids, params=dict(call.params), unknown_status=route.unknown_status)
+        if call.rows is not None:
             try:
-                frame = runtime.rows_frame([row.features for row in request.rows])
+                frame = runtime.rows_frame(decision, call.rows)
             except InvalidInput as exc:
                 detail = [{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]
-                raise ServiceError(400, "1 validation error for ChurnRequest", detail) from None
-            ids = [row.user_id for row in request.rows]
-            job = Job("churn", ids, frame=frame, explain=request.explain, top_k=request.top_k)
-        else:
-            job = Job("churn", list(request.user_ids or []), explain=request.explain, top_k=request.top_k)
+                raise ServiceError(400, f"1 validation error for {route.request.__name__}", detail) from None
+            job = Job(frame=frame, row_ids=call.row_ids, params=dict(call.params), unknown_status=route.unknown_status)
         outcome = await batcher.submit(job)
-        counts = self._record(info, outcome)
+        counts = self._record(info, outcome, route.unknown_status)
+        results = [{route.id_field: r.pop("_id"), **r} for r in outcome.records]
         models = {name: _ref(served) for name, served in outcome.models.items()}
-        return ChurnResponse.model_validate(
-            {"request_id": info.request_id, "models": models, "counts": counts, "results": outcome.records}
-        )
-
-    async def tier(self, request: TierRequest, info: RequestInfo) -> TierResponse:
-        _, batcher = self._require()
-        outcome = await batcher.submit(Job("tier", list(request.user_ids)))
-        counts = self._record(info, outcome)
-        models = {name: _ref(served) for name, served in outcome.models.items()}
-        return TierResponse.model_validate(
-            {"request_id": info.request_id, "models": models, "counts": counts, "results": outcome.records}
-        )
+        body = {"request_id": info.request_id, "models": models, "counts": counts, "results": results}
+        return route.response.model_validate(body)
 
     @staticmethod
-    def _record(info: RequestInfo, outcome: Outcome) -> Counts:
+    def _record(info: RequestInfo, outcome: Outcome, unknown_status: str) -> dict[str, int]:
         """Counts for the response and the audit line (never the ids themselves)."""
-        counts = _counts(outcome.records)
-        info.entities, info.unknown = counts.requested, counts.unknown_user
+        counts = _counts(outcome.records, unknown_status)
+        info.entities, info.unknown = counts["requested"], counts[unknown_status]
         info.models = {k: f"{m.name}:{m.version}@{m.alias}" for k, m in outcome.models.items()}
         return counts
 
@@ -184,26 +191,45 @@ class ServiceState:
         """Sync the champions from MLflow into the BentoML store, load them and swap them in (this worker only)."""
         import anyio.to_thread
 
-        before = None if self.runtime is None else self.runtime.models()
+        before = {} if self.runtime is None else self.runtime.models()
         try:
-            churn, tiering = await anyio.to_thread.run_sync(self._load_champions)
+            served, missing = await anyio.to_thread.run_sync(self._load_champions)
+            if not served:
+                raise RuntimeError("no decision has a champion: " + "; ".join(missing.values()))
             if self.runtime is None:  # a worker that could not start retries here
-                self.runtime = self._runtime(churn, tiering, self.settings)
-                self.batcher, self.error = self._batcher(self.runtime, self.settings), None
+                self.runtime = Runtime(served, Runtime.open_reader(self.settings))
             else:
-                self.runtime.swap(churn, tiering)
+                self.runtime.swap(served)
+            self.batchers, self.error = self._batchers(self.runtime, self.settings), None
+            self.missing = missing | self.runtime.unavailable
         except Exception as exc:  # the models in service stay as they were
             logger.exception("reload failed")
             raise ServiceError(503, "reload failed", f"{type(exc).__name__}: {exc}") from None
         after = self.runtime.models()
-        changed = before is None or any(before[k].version != after[k].version for k in after)
+        changed = set(before) != set(after) or any(before[k].version != after[k].version for k in after)
         info.models = {k: f"{m.name}:{m.version}@{m.alias}" for k, m in after.items()}
-        models = {k: _ref(m) for k, m in after.items()}
-        return ReloadResponse(request_id=info.request_id, models=models, changed=changed)
+        return ReloadResponse(
+            request_id=info.request_id, models={k: _ref(m) for k, m in after.items()}, changed=changed
+        )
 
-    def _load_champions(self) -> tuple[model_store.ServedModel, model_store.ServedModel]:
-        model_store.sync_champions(self.settings)
-        return model_store.load_from_store("churn"), model_store.load_from_store("tiering")
+    def _load_champions(self) -> tuple[dict[str, model_store.ServedModel], dict[str, str]]:
+        results = model_store.sync_champions(self.settings)
+        missing = {r["decision"]: r["missing"] for r in results if "missing" in r}
+        served = {r["decision"]: model_store.load_from_store(r["decision"]) for r in results if "missing" not in r}
+        return served, missing
 
 
-__all__ = ["UNKNOWN", "ServiceError", "ServiceState", "detached_info", "middleware_config"]
+_PUBLISHED: list[ServiceState] = []
+
+
+def publish(state: ServiceState) -> None:
+    """Make this worker's state visible to the middleware's /readyz answer (one state per worker process)."""
+    _PUBLISHED[:] = [state]
+
+
+def published_status() -> dict[str, Any] | None:
+    """The published state's status, or None before the service has started."""
+    return _PUBLISHED[0].status() if _PUBLISHED else None
+
+
+__all__ = ["ServiceError", "ServiceState", "detached_info", "middleware_config", "publish", "published_status"]

@@ -16,8 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(cli_data.app, name="data")
 app.add_typer(cli_features.app, name="features")
-app.add_typer(cli_train.app, name="train")
-app.add_typer(cli_serve.app, name="serve")
+app.command("train")(cli_train.train)
+app.command("serve")(cli_serve.serve)
 
 
 @app.command("demo")

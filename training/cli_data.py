@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from features.lake import IngestReport, ingest
+from features.lake import DatasetConflict, DatasetMissing, IngestRejected, IngestReport, check_dataset_name, ingest
 from features.settings import get_settings
-from features.sources.base import SourceBatch
+from features.sources.base import SourceBatch, SourceError
 
 app = typer.Typer(help="Raw data: synthetic world, ingestion into the lake, the contract.", no_args_is_help=True)
 console = Console()
@@ -24,6 +25,7 @@ class Source(StrEnum):
     synthetic = "synthetic"
     online_retail = "online_retail"
     complete_journey = "complete_journey"
+    ott = "ott"
     files = "files"
 
 
@@ -47,6 +49,10 @@ def load_source(source: Source, path: Path | None) -> SourceBatch:
         from features.sources import complete_journey
 
         return complete_journey.load(path)
+    if source is Source.ott:
+        from features.sources import ott
+
+        return ott.load(path)
     if path is None:
         raise typer.BadParameter("--source files needs --path DIR (a folder of <table>.csv / <table>.parquet)")
     from features.sources import files
@@ -71,12 +77,34 @@ def _print_report(report: IngestReport, as_json: bool, seconds: float) -> None:
             f"{top[0]} ({top[1]:,})" if top[1] else "",
         )
     console.print(table)
+    for name, notes in report.notices.items():
+        for text, n in notes.items():
+            console.print(f"[yellow]note:[/yellow] {name}: {n:,} accepted row(s) where {text}")
+    for file, why in report.ignored_files.items():
+        console.print(f"[yellow]ignored:[/yellow] {file}: {why}")
+    since = f"; history starts {report.history_start}" if report.history_start else ""
+    console.print(f"platform opened {report.opened_at} ({report.opened_from}){since}")
     console.print(f"lake: {report.lake_dir}\nquarantine (rejected rows with a reason column): {report.quarantine_dir}")
 
 
-def _ingest_and_report(batch: SourceBatch, as_json: bool, started: float) -> IngestReport:
+def _fail(err: Exception, code: int = 1) -> typer.Exit:
+    """One sentence on stderr and a non-zero exit, never a traceback."""
+    typer.echo(f"error: {err}", err=True)
+    return typer.Exit(code)
+
+
+def _ingest_and_report(
+    batch: SourceBatch, as_json: bool, started: float, replace: bool = False, max_rejected: float | None = None
+) -> IngestReport:
     paths = get_settings().dataset(batch.name)
-    report = ingest(batch, paths, progress=not as_json)
+    try:
+        report = ingest(batch, paths, progress=not as_json, replace=replace, max_rejected=max_rejected)
+    except IngestRejected as err:
+        if as_json:
+            typer.echo(json.dumps({"error": str(err), **err.report.to_dict()}, ensure_ascii=False, indent=2))
+        raise _fail(err) from err
+    except (DatasetConflict, SourceError) as err:
+        raise _fail(err, 2) from err
     _print_report(report, as_json, time.perf_counter() - started)
     return report
 
@@ -108,16 +136,36 @@ def ingest_command(
     path: Path | None = typer.Option(
         None, help="Data folder (files: required; real datasets: default ../shared/data/...)."
     ),
+    dataset: str | None = typer.Option(
+        None, help="Dataset name to write (default: the folder name for files, else the source's name)."
+    ),
+    opened: datetime | None = typer.Option(
+        None,
+        formats=["%Y-%m-%d"],
+        help="When the shop opened: earlier timestamps are quarantined. Stored with the dataset for re-ingests; "
+        "default for files: the stored date, else 1970-01-01.",
+    ),
+    replace: bool = typer.Option(False, help="Overwrite a dataset of the same name that came from another source."),
+    max_rejected: float | None = typer.Option(
+        None, min=0.0, max=1.0, help="Refuse the ingest when a table rejects more than this fraction (default 0.5)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print per-table counts as JSON."),
 ) -> None:
-    """Validate a source against the contract; accepted rows to the lake, rejected rows to quarantine with a reason."""
+    """Validate a source against the contract; accepted rows to the lake, rejected rows to quarantine with a reason.
+
+    A table rejecting more than --max-rejected of its rows stops the ingest (exit 1) and keeps the previous lake.
+    """
     started = time.perf_counter()
     try:
+        name = check_dataset_name(dataset) if dataset else None
         batch = load_source(source, path)
-    except FileNotFoundError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-    _ingest_and_report(batch, as_json, started)
+    except (FileNotFoundError, SourceError, ValueError) as err:
+        raise _fail(err, 2) from err
+    batch.origin = batch.origin or source.value
+    batch.name = name or batch.name
+    if opened is not None:
+        batch.opened_at, batch.opened_from = pd.Timestamp(opened), "--opened"
+    _ingest_and_report(batch, as_json, started, replace=replace, max_rejected=max_rejected)
 
 
 @app.command("contract")
@@ -132,13 +180,27 @@ def contract_command() -> None:
 def quarantine_command(
     dataset: str = typer.Option(None, help="Dataset name (default: SHOPSENSE_DEFAULT_DATASET)."),
     limit: int = typer.Option(5, help="Rows to show per table."),
+    export: Path | None = typer.Option(
+        None, help="Also write every quarantined row to <DIR>/<table>.csv (formula-like cells neutralised)."
+    ),
 ) -> None:
-    """Show quarantined rows and why they were rejected."""
+    """Show quarantined rows and why they were rejected (those of a refused ingest when the last one was refused)."""
+    from features.quarantine import export_csv, quarantine_folder, quarantine_tables
+
     paths = get_settings().dataset(dataset or get_settings().default_dataset)
-    files_ = sorted(paths.quarantine.glob("*.parquet")) if paths.quarantine.exists() else []
+    try:
+        folder, refused = quarantine_folder(paths)
+    except DatasetMissing as err:
+        raise _fail(err) from err
+    if refused:
+        console.print(f"[yellow]the last ingest of {paths.name!r} was refused; its rejected rows:[/yellow]")
+    files_ = quarantine_tables(folder)
     if not files_:
-        console.print(f"nothing quarantined under {paths.quarantine}")
+        console.print(f"nothing quarantined under {folder}")
     for file in files_:
         frame = pd.read_parquet(file)
         console.print(f"[bold]{file.stem}[/bold]: {len(frame):,} rows")
         console.print(frame.head(limit).to_string(index=False))
+        if export is not None:
+            rows = export_csv(file, export / f"{file.stem}.csv")
+            console.print(f"exported {rows:,} rows to {export / f'{file.stem}.csv'}")

@@ -16,36 +16,32 @@ import typer
 from rich.console import Console
 
 from features.settings import PROJECT_ROOT, Settings, get_settings
+from serving.local_server import SERVED_DECISIONS_ENV, SERVICE, bentoml_env
 
-app = typer.Typer(help="Serve the champion models over HTTP (BentoML), or build them into a Bento.")
 console = Console()
 
-SERVICE = "serving.service:ShopSense"
 DEMO_KEY_NOTE = "demo key from SHOPSENSE_API_KEYS (default demo:shopsense-demo-key; set your own outside a demo)"
 
 
-def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str]:
-    """Environment for a ``bentoml`` subprocess: our store, one OpenMP thread per worker, no usage tracking."""
-    env = dict(os.environ)
-    env["BENTOML_HOME"] = str(settings.bentoml_home)
-    env["BENTOML_DO_NOT_TRACK"] = "True"
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env["SHOPSENSE_DATA_DIR"] = str(settings.data_dir.resolve())
-    if workers:
-        options = env.get("BENTOML_CONFIG_OPTIONS", "")
-        env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.shopsense.workers={workers}".strip()
-    return env
-
-
 def sync(settings: Settings) -> list[dict]:
-    """Sync both champions into the BentoML store and print what is served."""
+    """Sync every decision's champion into the BentoML store and print what is served and what is not.
+
+    Raises:
+        typer.Exit: no decision has a champion (one sentence per decision says which command creates it).
+    """
     from serving import model_store
 
     model_store.use_bentoml_home(settings)
     results = model_store.sync_champions(settings)
     for r in results:
+        if "missing" in r:
+            console.print(f"[yellow]not served[/yellow] {r['decision']}: {r['missing']}")
+            continue
         action = "imported" if r["imported"] else "already in store"
         console.print(f"{r['name']} v{r['version']} @{r['alias']} -> {r['tag']} ({action})")
+    if all("missing" in r for r in results):
+        console.print(f"[red]nothing to serve for dataset {settings.served_dataset!r}[/red]: train first")
+        raise typer.Exit(2)
     return results
 
 
@@ -67,12 +63,12 @@ def print_usage(settings: Settings, host: str, port: int) -> None:
     )
 
 
-def build_bento(settings: Settings) -> str:
+def build_bento(settings: Settings, served: list[str]) -> str:
     """``bentoml build`` of bentofile.yaml with the synced champions; returns the Bento tag.
 
     ``UV_NO_DEV`` keeps the dev tools (pytest, Spark, Jupyter) out of the requirements exported from uv.lock.
     """
-    env = bentoml_env(settings) | {"UV_NO_DEV": "1"}
+    env = bentoml_env(settings) | {"UV_NO_DEV": "1", SERVED_DECISIONS_ENV: ",".join(served)}
     local_uv = PROJECT_ROOT / ".uv" / "bin"  # where `make install` puts uv
     if local_uv.is_dir():
         env["PATH"] = f"{local_uv}{os.pathsep}{env.get('PATH', '')}"
@@ -85,20 +81,25 @@ def build_bento(settings: Settings) -> str:
     return match.group(1) if match else done.stdout.strip().splitlines()[-1]
 
 
-@app.callback(invoke_without_command=True)
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for every interface)."),
     port: int = typer.Option(3000, help="HTTP port."),
     workers: int | None = typer.Option(None, help="Worker processes (default SHOPSENSE_SERVING_WORKERS)."),
     build: bool = typer.Option(False, "--build", help="Sync the champions and build a Bento instead of serving."),
     no_sync: bool = typer.Option(False, "--no-sync", help="Serve what the BentoML store holds; skip MLflow."),
+    dataset: str | None = typer.Option(
+        None, help="Serve this dataset's champions and online store (default SHOPSENSE_SERVING_DATASET or synthetic)."
+    ),
 ) -> None:
     """Sync the @champion models from MLflow into the BentoML store, then serve them (or build a Bento)."""
+    if dataset:
+        os.environ["SHOPSENSE_SERVING_DATASET"] = dataset
+        get_settings.cache_clear()
     settings = get_settings()
-    if not no_sync:
-        sync(settings)
+    results = [] if no_sync else sync(settings)
+    served = [r["decision"] for r in results if "missing" not in r]
     if build:
-        tag = build_bento(settings)
+        tag = build_bento(settings, served)
         console.print(f"built Bento {tag} in {settings.bentoml_home / 'bentos'}")
         console.print(f"serve it: BENTOML_HOME={settings.bentoml_home} .venv/bin/bentoml serve {tag}")
         return

@@ -1,4 +1,7 @@
-"""``shopsense train``: fit a decision, evaluate it against baselines, log to MLflow, register, move the alias."""
+"""``shopsense train``: fit a decision (or all), evaluate against baselines, log to MLflow, register, gate.
+
+The choices come from the decision registry, so a new decision appears here without touching this file.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,21 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from features.settings import get_settings
+from training.decisions import DECISION_NAMES
 
-app = typer.Typer(help="Train a decision and register it in MLflow (champion only if it beats the current one).")
 console = Console()
-
-
-class Decision(StrEnum):
-    churn = "churn"
-    tiering = "tiering"
+ALL = "all"
+Decision = StrEnum("Decision", {name: name for name in (*DECISION_NAMES, ALL)})
 
 
 def _print_result(result, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps({k: v for k, v in result.__dict__.items()}, default=str, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result.__dict__, default=str, ensure_ascii=False, indent=2))
         return
-    table = RichTable(title=f"{result.decision} on {result.dataset} ({result.seconds:.0f} s)")
+    primary, direction = result.extra.get("primary", ("", ""))
+    table = RichTable(
+        title=f"{result.decision} on {result.dataset} ({result.seconds:.0f} s; primary {primary}, {direction} is better)"
+    )
     table.add_column("metric")
     table.add_column("model", justify="right")
     for name in result.baselines:
@@ -42,20 +45,36 @@ def _print_result(result, as_json: bool) -> None:
     )
 
 
-@app.callback(invoke_without_command=True)
 def train(
-    decision: Decision = typer.Argument(..., help="Which decision to train."),
+    decision: Decision = typer.Argument(..., help=f"Which decision to train: {', '.join(DECISION_NAMES)} or all."),
     dataset: str | None = typer.Option(None, help="Dataset under SHOPSENSE_DATA_DIR (default: synthetic)."),
-    horizon: int = typer.Option(90, help="Churn horizon H in days: churned = no order in the H days after the cutoff."),
+    horizon: int | None = typer.Option(
+        None,
+        help="Label or forecast horizon in days (churn: no order in the H days after the cutoff; default per decision).",
+    ),
     seed: int = typer.Option(42, help="Random seed for every model."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Train DECISION (churn or tiering) on the dataset's lake; features are built for missing cutoffs."""
-    from training import pipeline
+    """Train DECISION on the dataset's lake (features are built for missing cutoffs); `all` trains every decision
+    the dataset's tables allow, upstream decisions first."""
+    from training import decisions, runner
+    from training.decisions.spec import TrainOptions
 
     settings = get_settings()
-    if decision is Decision.churn:
-        result = pipeline.train_churn(dataset, horizon_days=horizon, seed=seed, settings=settings)
-    else:
-        result = pipeline.train_tiering(dataset, seed=seed, settings=settings)
-    _print_result(result, as_json)
+    options = TrainOptions(seed=seed, horizon_days=horizon)
+    if decision.value != ALL:
+        try:
+            _print_result(runner.run_decision(decision.value, dataset, options, settings), as_json)
+        except runner.DecisionUnavailable as err:
+            console.print(f"[red]cannot train:[/red] {err}")
+            raise typer.Exit(2) from None
+        return
+    failed = []
+    for spec in decisions.all_specs():
+        try:
+            _print_result(runner.run_decision(spec.name, dataset, TrainOptions(seed=seed), settings), as_json)
+        except runner.DecisionUnavailable as err:
+            failed.append(spec.name)
+            console.print(f"[yellow]skipped {spec.name}:[/yellow] {err}")
+    if failed and len(failed) == len(decisions.DECISION_NAMES):
+        raise typer.Exit(2)

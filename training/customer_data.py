@@ -14,7 +14,7 @@ from features import build, engine
 from features import columns as c
 from features.settings import DatasetPaths, Settings
 from features.users import USER_FEATURES
-from training.datasets import CustomerDataset, LabelConfig, customer_dataset, order_values
+from training.datasets import CustomerDataset, LabelConfig, customer_dataset, ltv_days_for, order_values
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,28 @@ def ensure_user_features(paths: DatasetPaths, cutoffs: list[pd.Timestamp], setti
     return pd.concat(frames, ignore_index=True)
 
 
-def load_customer_dataset(paths: DatasetPaths, config: LabelConfig, settings: Settings) -> CustomerDataset:
-    """Everything a customer decision (churn, tiering, LTV) trains and tests on, for one dataset."""
+def load_customer_dataset(
+    paths: DatasetPaths, config: LabelConfig, settings: Settings, split_days: int | None = None
+) -> CustomerDataset:
+    """Everything a customer decision (churn, tiering, LTV) trains and tests on, for one dataset.
+
+    ``split_days`` is the label window the time split protects (default: the churn horizon).
+    """
     ov = lake_order_values(paths)
     cutoffs, data_end = training_cutoffs(ov)
     features = ensure_user_features(paths, cutoffs, settings)
     names = [col for col in features.columns if col not in (c.USER_ID, c.AS_OF)]
-    dataset = customer_dataset(features, names, ov, config, data_end)
+    dataset = customer_dataset(features, names, ov, config, data_end, split_days)
     dataset.lineage.update({"dataset": paths.name, "lake": str(paths.lake), "feature_set": USER_FEATURES.name})
     return dataset
+
+
+def load_ltv_dataset(paths: DatasetPaths, settings: Settings, ltv_days: int = 180) -> CustomerDataset:
+    """The lifetime-value dataset: split on the LTV window, so every training label window ends by the test cutoff.
+
+    The window is ``ltv_days`` or, when the history is too short for a leakage-free split with it, the longest
+    shorter one that fits (``dataset.config.ltv_days`` and ``lineage["ltv_days"]`` say which). Train with
+    ``dataset.xy(role, FUTURE_SPEND)`` for role in train / validation / test.
+    """
+    days = ltv_days_for(*training_cutoffs(lake_order_values(paths)), ltv_days)
+    return load_customer_dataset(paths, LabelConfig(ltv_days=days), settings, split_days=days)

@@ -119,18 +119,55 @@ class CustomerDataset:
         return part[self.feature_names], part[target]
 
 
+#: Lifetime-value windows tried, longest first, when the history is too short for the one asked for.
+LTV_DAYS_CANDIDATES: tuple[int, ...] = (365, 180, 120, 90, 60)
+
+
+def ltv_days_for(cutoffs: list[pd.Timestamp], data_end: pd.Timestamp, preferred: int = 180, min_train: int = 2) -> int:
+    """The longest lifetime-value window, at most ``preferred`` days, that still allows a leakage-free time split.
+
+    A split needs a test cutoff whose window is observed and, before it, a validation and ``min_train`` training
+    cutoffs whose windows end by the test cutoff. A year of history (UCI Online Retail) cannot give that for 180
+    days; rather than let training windows run into the test period, the window shrinks and says so.
+
+    Raises:
+        ValueError: not even the shortest candidate window fits.
+    """
+    candidates = sorted({preferred, *(d for d in LTV_DAYS_CANDIDATES if d < preferred)}, reverse=True)
+    for days in candidates:
+        try:
+            time_split(cutoffs, days, data_end, min_train)
+        except ValueError:
+            continue
+        if days != preferred:
+            logger.warning("history too short for a %d-day lifetime value; using %d days", preferred, days)
+        return days
+    raise ValueError(
+        f"history too short for any lifetime-value window of {candidates[-1]}-{preferred} days with {min_train + 2} "
+        f"monthly cutoffs before {data_end:%Y-%m-%d}; ingest a longer history"
+    )
+
+
 def customer_dataset(
     features: pd.DataFrame,
     feature_names: list[str],
     ov: pd.DataFrame,
     config: LabelConfig,
     data_end: pd.Timestamp,
+    split_days: int | None = None,
 ) -> CustomerDataset:
-    """Join user features (built at monthly cutoffs) to churn/LTV labels and split by time."""
+    """Join user features (built at monthly cutoffs) to churn/LTV labels and split by time.
+
+    ``split_days`` is the label window the split protects (default ``config.horizon_days``, the churn window);
+    a lifetime-value dataset passes ``config.ltv_days`` so every training window ends by its test cutoff.
+    """
     cutoffs = sorted(pd.Timestamp(t) for t in features[c.AS_OF].unique())
-    split = time_split(cutoffs, config.horizon_days, data_end)
+    split = time_split(cutoffs, split_days or config.horizon_days, data_end)
     used = [*split.train, split.validation, split.test]
     labels = pd.concat([labels_at(ov, t, config, data_end) for t in used], ignore_index=True)
+    # A training or validation row's future spend is a label only if its window ends by the test cutoff.
+    ltv_end = labels[c.AS_OF] + pd.Timedelta(days=config.ltv_days)
+    labels.loc[(labels[c.AS_OF] != split.test) & (ltv_end > split.test), FUTURE_SPEND] = np.nan
     feats = features.assign(**{c.AS_OF: pd.to_datetime(features[c.AS_OF]).astype("datetime64[ns]")})
     labels[c.AS_OF] = labels[c.AS_OF].astype("datetime64[ns]")
     frame = labels.merge(feats, on=[c.USER_ID, c.AS_OF], how="inner", validate="one_to_one")
@@ -144,6 +181,9 @@ def customer_dataset(
         "cutoff_validation": str(split.validation.date()),
         "cutoff_test": str(split.test.date()),
         "data_end": str(pd.Timestamp(data_end)),
+        "split_days": split_days or config.horizon_days,
+        "horizon_days": config.horizon_days,
+        "ltv_days": config.ltv_days,
         "rows": len(frame),
         "churn_rate_test": float(frame.loc[frame[c.AS_OF] == split.test, CHURNED].mean()),
     }

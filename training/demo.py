@@ -15,7 +15,8 @@ from features import build, engine, registry
 from features.lake import ingest
 from features.settings import Settings
 from features.sources.synthetic import SynthConfig, generate
-from training import pipeline
+from training import decisions, runner
+from training.decisions.spec import TrainOptions
 
 console = Console()
 
@@ -46,11 +47,20 @@ def _serving_features(settings: Settings) -> None:
         console.print(f"  {feature_set.name:13s} {len(frame):>10,} rows as of {cutoff:%Y-%m-%d}")
 
 
-def _train(settings: Settings) -> None:
-    for train in (pipeline.train_churn, pipeline.train_tiering):
-        result = train(settings=settings)
-        shown = {k: round(v, 4) for k, v in result.metrics.items() if k in ("roc_auc", "ece", "silhouette", "k")}
-        console.print(f"  {result.model_name} v{result.version} @{result.alias} {shown} run {result.run_id}")
+def _train(settings: Settings, seed: int) -> None:
+    """Every registered decision the world supports, upstream decisions first (the registry decides the list)."""
+    for spec in decisions.all_specs():
+        try:
+            result = runner.run_decision(spec.name, "synthetic", TrainOptions(seed=seed), settings)
+        except runner.DecisionUnavailable as err:
+            console.print(f"  [yellow]skipped {spec.name}[/yellow]: {err}")
+            continue
+        metric = spec.primary[0]
+        best = {name: round(v.get(metric, float("nan")), 4) for name, v in result.baselines.items()}
+        console.print(
+            f"  {result.model_name} v{result.version} @{result.alias} {metric}={result.metrics[metric]:.4f} "
+            f"(baselines {best or 'none'}) in {result.seconds:.0f} s"
+        )
     console.print(f"  MLflow UI: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
 
 
@@ -65,6 +75,6 @@ def _materialize(settings: Settings) -> None:
 def run_demo(settings: Settings, preset: str = "default", seed: int = 42) -> None:
     """Steps 1-4 of the demo; serving is started by the caller (it blocks)."""
     _step(f"1/5 synthetic world ({preset}, seed {seed}) -> validated lake", lambda: _world(settings, preset, seed))
-    _step("2/5 features at monthly cutoffs -> churn and tiering -> MLflow registry", lambda: _train(settings))
+    _step("2/5 features at cutoffs -> every decision -> MLflow registry", lambda: _train(settings, seed))
     _step("3/5 features as of today for every decision", lambda: _serving_features(settings))
     _step("4/5 materialize into the online store", lambda: _materialize(settings))

@@ -1,127 +1,77 @@
-"""MLflow pyfunc models that carry their pre- and post-processing, so one artifact answers a whole decision.
+"""One MLflow pyfunc adapter for every decision: it carries the pure model and calls its ``decide``.
 
-A loaded ``models:/shopsense-churn@champion`` takes user feature rows and returns probability, risk band, value at
-risk, reasons and the recall action; the BentoML service and batch scoring call the same object.
+A loaded ``models:/shopsense-<decision>@champion`` takes feature rows (plus upstream columns such as ``tier``) and
+returns one row per record; ``unwrap_python_model().model`` is the pure object the service calls directly.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+import functools
+import re
+import tomllib
+from collections.abc import Mapping
 from typing import Any
 
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.types.schema import ColSpec, Schema
 
-from features import columns as c
-from models.churn import ChurnClassifier, RiskThresholds, risk_band, top_reasons
-from models.ltv import LtvRegressor
-from models.recall import DEFAULT_RULES, RecallRule, recall_action
-from models.tiering import TIER_LABELS_ZH, TieringModel
-
-TIER = "tier"
-DEFAULT_TOP_K = 3
+from models.decision import DecisionModel
 
 
-def _features(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The model's columns in training order as float (nullable ints become NaN, which LightGBM handles)."""
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise ValueError(f"input lacks feature column(s): {', '.join(missing)}")
-    return frame[names].astype("float64")
+class DecisionPyfunc(mlflow.pyfunc.PythonModel):
+    """Any :class:`models.decision.DecisionModel` as a pyfunc (no decision-specific code here)."""
+
+    def __init__(self, model: DecisionModel) -> None:
+        self.model = model
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.model.decide(model_input, **(params or {})))
 
 
-def _ids(frame: pd.DataFrame) -> pd.Series:
-    if c.USER_ID in frame.columns:
-        return frame[c.USER_ID].astype(str).reset_index(drop=True)
-    return pd.Series([None] * len(frame), dtype=object)
+def input_example(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One made-up row: each numeric column's median, each other column's most common value.
 
-
-class ChurnDecisionModel(mlflow.pyfunc.PythonModel):
-    """Calibrated churn classifier + lifetime-value regressor + risk bands + recall rules, as one predict call.
-
-    Input: user feature rows (``feature_names``), optionally ``user_id`` and ``tier`` (from the tiering model; when
-    absent the tier-agnostic recall rule applies). Params: ``explain`` (bool) adds TreeSHAP reasons, ``top_k``.
+    An aggregate, not a customer: models and Bentos travel, and five real rows would travel with them.
     """
-
-    def __init__(
-        self,
-        classifier: ChurnClassifier,
-        ltv: LtvRegressor,
-        thresholds: RiskThresholds,
-        feature_names: list[str],
-        feature_service: str,
-        rules: tuple[RecallRule, ...] = DEFAULT_RULES,
-    ) -> None:
-        self.classifier = classifier
-        self.ltv = ltv
-        self.thresholds = thresholds
-        self.feature_names = list(feature_names)
-        self.feature_service = feature_service
-        self.rules = rules
-
-    def decide(self, frame: pd.DataFrame, explain: bool = False, top_k: int = DEFAULT_TOP_K) -> pd.DataFrame:
-        """The decision per row (pure pandas, also used by batch scoring without MLflow)."""
-        x = _features(frame, self.feature_names)
-        proba = self.classifier.predict_proba(x)[:, 1]
-        ltv = np.clip(self.ltv.predict(x), 0.0, None)
-        bands = risk_band(proba, self.thresholds)
-        tiers = frame[TIER].astype(str).tolist() if TIER in frame.columns else ["*"] * len(frame)
-        actions = [recall_action(tier, band, self.rules) for tier, band in zip(tiers, bands, strict=True)]
-        out = pd.DataFrame(
-            {
-                c.USER_ID: _ids(frame),
-                "churn_probability": proba,
-                "risk_band": bands,
-                "predicted_ltv": ltv,
-                "value_at_risk": ltv * proba,
-                "recall_action": [a.action for a in actions],
-                "recall_label_zh": [a.label_zh for a in actions],
-                "recall_label_en": [a.label_en for a in actions],
-                "recall_channel": [a.channel for a in actions],
-            }
-        )
-        if explain:
-            reasons = top_reasons(self.classifier.contributions(x), x, top_k=top_k)
-            out["reasons"] = [
-                json.dumps([asdict(r) for r in row], ensure_ascii=False, default=float) for row in reasons
-            ]
-        return out
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        params = params or {}
-        return self.decide(model_input, bool(params.get("explain", False)), int(params.get("top_k", DEFAULT_TOP_K)))
+    row: dict[str, Any] = {}
+    for name in columns:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values):
+            row[name] = float(values.median()) if values.notna().any() else 0.0
+        else:
+            mode = values.dropna().astype(str).mode()
+            row[name] = mode.iat[0] if len(mode) else ""
+    return pd.DataFrame([row])
 
 
-class TieringDecisionModel(mlflow.pyfunc.PythonModel):
-    """RFM scores + K-means tiers on log-RFM and predicted lifetime value, as one predict call."""
+@functools.cache
+def requirements() -> list[str]:
+    """The project's runtime dependencies pinned to the installed versions, for every logged model.
 
-    def __init__(
-        self, tiering: TieringModel, ltv: LtvRegressor, feature_names: list[str], feature_service: str
-    ) -> None:
-        self.tiering = tiering
-        self.ltv = ltv
-        self.feature_names = list(feature_names)
-        self.feature_service = feature_service
+    Passing them saves MLflow's requirement inference (tens of seconds per model when it falls back to capturing
+    imports) and states exactly what the model needs; uv.lock remains the source of the versions.
+    """
+    from importlib import metadata
 
-    def decide(self, frame: pd.DataFrame) -> pd.DataFrame:
-        x = _features(frame, self.feature_names)
-        ltv = np.clip(self.ltv.predict(x), 0.0, None)
-        scored = x.assign(predicted_ltv=ltv)
-        tiers = self.tiering.predict(scored)
-        rfm = self.tiering.rfm(x).reset_index(drop=True)
-        return pd.DataFrame(
-            {
-                c.USER_ID: _ids(frame),
-                TIER: tiers,
-                "tier_zh": [TIER_LABELS_ZH[t] for t in tiers],
-                "r_score": rfm["r_score"].astype(int),
-                "f_score": rfm["f_score"].astype(int),
-                "m_score": rfm["m_score"].astype(int),
-                "predicted_ltv": ltv,
-            }
-        )
+    from features.settings import PROJECT_ROOT
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        return self.decide(model_input)
+    with (PROJECT_ROOT / "pyproject.toml").open("rb") as handle:
+        declared = tomllib.load(handle)["project"]["dependencies"]
+    pinned = []
+    for requirement in declared:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        try:
+            pinned.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pinned.append(requirement)
+    return pinned
+
+
+def signature(example: pd.DataFrame, optional: set[str], params: Mapping[str, Any]):
+    """Inputs inferred from ``example`` with ``optional`` columns (upstream outputs, ids) not required."""
+    inferred = infer_signature(example, params=dict(params) or None)
+    specs = [ColSpec(s.type, s.name, required=s.name not in optional) for s in inferred.inputs.inputs]
+    inferred.inputs = Schema(specs)
+    return inferred

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from features.settings import Settings, get_settings
 
@@ -17,19 +18,11 @@ logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-MODEL_PREFIX = "shopsense-"
 
 
 def registered_name(decision: str, dataset: str | None = None, settings: Settings | None = None) -> str:
-    """Registry name of a decision's model: ``shopsense-churn`` for the served dataset, else ``...-<dataset>``.
-
-    The service loads the plain names; models trained on other datasets (benchmarks on public data, a second
-    shop) get a suffix so they never compete with, or replace, the served champion in a shared registry.
-    """
-    settings = settings or get_settings()
-    if dataset is None or dataset == settings.default_dataset:
-        return f"{MODEL_PREFIX}{decision}"
-    return f"{MODEL_PREFIX}{decision}-{dataset}"
+    """Registry name of a decision's model (see :meth:`Settings.registered_model_name`)."""
+    return (settings or get_settings()).registered_model_name(decision, dataset)
 
 
 def configure(settings: Settings | None = None) -> str:
@@ -122,3 +115,16 @@ def _champion_score(name: str, version: str, score_version: Callable[[str], floa
 def model_uri(decision: str, alias: str = CHAMPION, dataset: str | None = None) -> str:
     """``models:/shopsense-<decision>@<alias>`` (of the served dataset unless another is named)."""
     return f"models:/{registered_name(decision, dataset)}@{alias}"
+
+
+def load_model(name: str, version: str) -> Any:
+    """The pure decision model of one registered version (what the pyfunc adapter carries)."""
+    import mlflow
+
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model().model
+
+
+def champion_model(name: str) -> Any | None:
+    """The pure model behind ``@champion``, or None when there is no champion yet."""
+    version = champion_version(name)
+    return None if version is None else load_model(name, version)

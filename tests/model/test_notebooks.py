@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import jupytext
 import pytest
 from nbclient import NotebookClient
 
-pytestmark = [pytest.mark.model, pytest.mark.integration]
+pytestmark = [pytest.mark.model, pytest.mark.integration, pytest.mark.slow]
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.py"))
 
@@ -24,4 +25,6 @@ def test_notebook_executes(path: Path, tiny_world, tmp_path: Path, monkeypatch: 
     ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("champion" in str(o) or "challenger" in str(o) for o in outputs)
+    summary = json.loads((tmp_path / "notebook_result.json").read_text())
+    assert summary["roc_auc"] > summary["best_baseline_roc_auc"]  # the retrained model beats every baseline
+    assert summary["alias"] == "champion"  # first version on a fresh store: the gate must promote it

@@ -31,29 +31,43 @@ class World:
 
 
 def _build(root: Path) -> list[str]:
-    """Lake, models (churn v1 champion, v2 registered without alias), features, online store."""
+    """Lake, every decision's models (churn v1 champion, v2 registered without alias), features, online store."""
     import mlflow
     import pandas as pd
 
-    from features import build, engine
+    from features import build, engine, registry
     from features import columns as c
     from features.store import materialize
-    from features.users import USER_FEATURES
     from tests.worlds import build_tiny_world
-    from training import pipeline, tracking
+    from training import decisions, runner, tracking
 
     settings = get_settings()
     paths = build_tiny_world(root)
-    churn = pipeline.train_churn(settings=settings)
-    pipeline.train_tiering(settings=settings)
+    results = {}
+    for spec in decisions.all_specs():  # every registered decision the tiny world supports, upstream first
+        try:
+            results[spec.name] = runner.run_decision(spec.name, settings=settings)
+        except runner.DecisionUnavailable as err:
+            print(f"serving world: {spec.name} not trained: {err}")
+    churn = results["churn"]
     con = engine.connect(settings)
-    build.build(USER_FEATURES, con, paths, [build.default_cutoff(con, paths)])
+    cutoff = build.default_cutoff(con, paths)
+    for feature_set in build.supported_sets(paths, registry.FEATURE_SET_NAMES):
+        build.build(feature_set, con, paths, [cutoff], progress=False)
     materialize(paths, settings=settings, progress=False)
     tracking.configure(settings)
     # A second churn version (same artifacts), to move the champion alias to in the new-champion tests.
     mlflow.register_model(f"runs:/{churn.run_id}/model", tracking.registered_name("churn"))
     ids = pd.read_parquet(paths.features / "user.parquet", columns=[c.USER_ID])[c.USER_ID]
     return sorted(ids.astype(str).unique().tolist())[:50]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every serving test needs the trained, materialized world: slow, so `make test-fast` leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="package")

@@ -18,44 +18,63 @@ pytestmark = pytest.mark.serving
 
 @pytest.fixture(scope="module")
 def runtime(world) -> Runtime:
-    return Runtime(
-        model_store.load_from_store("churn"),
-        model_store.load_from_store("tiering"),
-        Runtime.open_reader(world.settings),
-    )
+    served = {name: model_store.load_from_store(name) for name in ("ltv", "tiering", "churn")}
+    return Runtime(served, Runtime.open_reader(world.settings))
+
+
+def _job(ids, **params) -> Job:
+    return Job(ids=list(ids), params=params, unknown_status="unknown_user")
 
 
 def test_jobs_batched_together_answer_as_alone(runtime, world) -> None:
     ids = world.known_ids
-    jobs = [
-        Job("churn", [ids[0], "nobody", ids[1]], explain=True, top_k=2),
-        Job("tier", ids[2:7]),
-        Job("churn", ids[3:5]),
-        Job("churn", ["x"], frame=runtime.rows_frame([EXAMPLE_FEATURE_ROW["features"]]), explain=True, top_k=5),
-        Job("tier", [ids[8], "ghost"]),
+    rows = runtime.rows_frame("churn", [EXAMPLE_FEATURE_ROW["features"]])
+    churn_jobs = [
+        _job([ids[0], "nobody", ids[1]], explain=True, top_k=2),
+        _job(ids[3:5], explain=False, top_k=3),
+        Job(frame=rows, row_ids=["x"], params={"explain": True, "top_k": 5}),
     ]
-    together = runtime.run(jobs)
-    for job, outcome in zip(jobs, together, strict=True):
-        assert outcome.records == runtime.run([job])[0].records
+    together = runtime.run("churn", churn_jobs)
+    for job, outcome in zip(churn_jobs, together, strict=True):
+        assert outcome.records == runtime.run("churn", [job])[0].records
+    tier_jobs = [_job(ids[2:7]), _job([ids[8], "ghost"])]
+    for job, outcome in zip(tier_jobs, runtime.run("tiering", tier_jobs), strict=True):
+        assert outcome.records == runtime.run("tiering", [job])[0].records
+
+
+def test_upstream_decisions_are_joined_and_reported(runtime, world) -> None:
+    (churn,) = runtime.run("churn", [_job(world.known_ids[:3])])
+    (tiers,) = runtime.run("tiering", [_job(world.known_ids[:3])])
+    assert set(churn.models) == {"churn", "tiering", "ltv"}
+    for c, t in zip(churn.records, tiers.records, strict=True):
+        assert c["tier"] == t["tier"] and c["predicted_ltv"] == pytest.approx(t["predicted_ltv"])
 
 
 def test_unknown_ids_have_no_predictions(runtime) -> None:
-    (outcome,) = runtime.run([Job("churn", ["nobody-1", "nobody-2"])])
+    (outcome,) = runtime.run("churn", [_job(["nobody-1", "nobody-2"])])
     assert outcome.records == [
-        {"user_id": "nobody-1", "status": "unknown_user"},
-        {"user_id": "nobody-2", "status": "unknown_user"},
+        {"_id": "nobody-1", "status": "unknown_user"},
+        {"_id": "nobody-2", "status": "unknown_user"},
     ]
 
 
 def test_rows_must_hold_exactly_the_model_features(runtime) -> None:
     row = dict(EXAMPLE_FEATURE_ROW["features"])
-    runtime.rows_frame([row])
+    runtime.rows_frame("churn", [row])
     with pytest.raises(InvalidInput) as missing:
-        runtime.rows_frame([row, {k: v for k, v in row.items() if k != "recency_days"}])
+        runtime.rows_frame("churn", [row, {k: v for k, v in row.items() if k != "recency_days"}])
     assert missing.value.loc == ["rows", 1, "features", "recency_days"]
     with pytest.raises(InvalidInput) as unknown:
-        runtime.rows_frame([row | {"shoe_size": 42.0}])
+        runtime.rows_frame("churn", [row | {"shoe_size": 42.0}])
     assert unknown.value.loc[-1] == "shoe_size"
+
+
+def test_a_decision_without_its_upstream_is_reported_not_fatal(world) -> None:
+    served = {name: model_store.load_from_store(name) for name in ("tiering", "churn")}
+    partial = Runtime(served, Runtime.open_reader(world.settings))
+    assert partial.plans == {}
+    assert "needs the decision(s) ltv" in partial.unavailable["churn"]
+    assert "needs the decision(s) ltv" in partial.unavailable["tiering"]
 
 
 def test_api_keys() -> None:
@@ -94,12 +113,15 @@ def test_a_worker_that_cannot_load_is_not_ready_and_answers_503(world) -> None:
     from serving.middleware import RequestInfo
     from serving.schemas import TierRequest
     from serving.state import ServiceError, ServiceState
+    from training.decisions import tiering
 
-    def missing_models():
-        raise FileNotFoundError("no shopsense-churn in the BentoML store")
+    def missing_model():
+        raise FileNotFoundError("no shopsense-tiering in the BentoML store")
 
-    state = ServiceState.start(missing_models, world.settings)
+    state = ServiceState.start(lambda: {"tiering": missing_model}, world.settings)
     assert not state.ready
+    assert "no shopsense-tiering" in state.status()["not_served"]["tiering"]
+    request, info = TierRequest(user_ids=["U1"]), RequestInfo("not-ready-0001", "/users/tier")
     with pytest.raises(ServiceError) as error:
-        asyncio.run(state.tier(TierRequest(user_ids=["U1"]), RequestInfo("not-ready-0001", "/users/tier")))
-    assert error.value.status == 503 and "no shopsense-churn" in error.value.detail
+        asyncio.run(state.answer("tiering", tiering.TIER_ROUTE, request, info))
+    assert error.value.status == 503 and "no shopsense-tiering" in error.value.detail

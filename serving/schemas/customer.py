@@ -1,30 +1,20 @@
-"""Request and response bodies of the ShopSense service, with the limits every input is checked against.
+"""Request and response bodies of the customer routes (churn, tiering); shared pieces live in ``common``.
 
 The ``EXAMPLE_*`` constants are the documented examples (OpenAPI, README) and the bodies the tests send, so the
-docs cannot drift from what the service accepts. Limits live here as constants for the same reason.
+docs cannot drift from what the service accepts.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_IDS = 1000
-MAX_ID_LENGTH = 64
-ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+from serving.schemas.common import MAX_IDS, Counts, FeatureName, FeatureValue, ModelRef, Status, UserId
+
 MAX_TOP_K = 10
 DEFAULT_TOP_K = 3
 MAX_ROW_FIELDS = 64
-
-UserId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN),
-    Field(description=f"User id: 1-{MAX_ID_LENGTH} characters from A-Z a-z 0-9 _ . : -", examples=["U000001"]),
-]
-FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-FeatureValue = Annotated[float, Field(allow_inf_nan=False)] | None
-Status = Literal["ok", "unknown_user"]
 
 EXAMPLE_USER_IDS = ["U000001", "U000002"]
 EXAMPLE_UNKNOWN_ID = "U999999"
@@ -87,14 +77,6 @@ class TierRequest(BaseModel):
     user_ids: list[UserId] = Field(..., min_length=1, max_length=MAX_IDS, description=f"1-{MAX_IDS} user ids.")
 
 
-class ModelRef(BaseModel):
-    """The registered model that produced a decision: MLflow registry name, version and the alias it was served as."""
-
-    name: str = Field(..., examples=["shopsense-churn"])
-    version: str = Field(..., description="MLflow registry version.", examples=["3"])
-    alias: str = Field(..., examples=["champion"])
-
-
 class Reason(BaseModel):
     """One feature's push on the churn risk (TreeSHAP contribution on the log-odds)."""
 
@@ -151,35 +133,19 @@ class TierResult(BaseModel):
     predicted_ltv: float | None = None
 
 
-class Counts(BaseModel):
-    requested: int
-    ok: int
-    unknown_user: int
+class UserCounts(Counts):
+    unknown_user: int = Field(..., description="Ids the online store holds no features for.")
 
 
 class ChurnResponse(BaseModel):
     request_id: str
     models: dict[str, ModelRef] = Field(..., description="Per decision (churn, tiering): the model that produced it.")
-    counts: Counts
+    counts: UserCounts
     results: list[ChurnResult]
 
 
 class TierResponse(BaseModel):
     request_id: str
     models: dict[str, ModelRef]
-    counts: Counts
+    counts: UserCounts
     results: list[TierResult]
-
-
-class ReloadResponse(BaseModel):
-    request_id: str
-    models: dict[str, ModelRef]
-    changed: bool = Field(..., description="Whether a model version changed.")
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx body: a short error, details naming the offending field, and the request id."""
-
-    error: str
-    detail: list[dict] | str | None = None
-    request_id: str | None = None

@@ -1,0 +1,129 @@
+"""The served shape of the three customer decisions: lifetime value, tiering and churn, as pure ``decide`` objects.
+
+Each wraps fitted estimators from :mod:`models.ltv`, :mod:`models.tiering` and :mod:`models.churn` and returns typed
+records. Dependencies are explicit: tiering reads ``predicted_ltv`` and churn reads ``predicted_ltv`` and ``tier``
+as columns that the caller (the serving runtime, the training runner) fills from the upstream decisions, so
+``/churn/predict`` and ``/users/tier`` always report the lifetime value of the one LTV model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.churn import ChurnClassifier, RiskThresholds, risk_band, top_reasons
+from models.decision import Record, feature_block, optional_column
+from models.recall import DEFAULT_RULES, RecallRule, recall_action
+from models.tiering import TIER_LABELS_EN, TIER_LABELS_ZH
+
+PREDICTED_LTV = "predicted_ltv"
+TIER = "tier"
+DEFAULT_TOP_K = 3
+
+
+class LtvDecision:
+    """Expected spend in the lifetime-value window per user (never negative)."""
+
+    provides = (PREDICTED_LTV,)
+
+    def __init__(self, regressor: Any, feature_names: list[str], feature_service: str, window_days: int) -> None:
+        self.regressor = regressor
+        self.feature_names = list(feature_names)
+        self.feature_service = feature_service
+        self.window_days = window_days
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The raw predictions (what tiering and the gate use), clipped at 0."""
+        return np.clip(self.regressor.predict(feature_block(frame, self.feature_names)), 0.0, None)
+
+    def decide(self, frame: pd.DataFrame, **_: Any) -> list[Record]:
+        return [{PREDICTED_LTV: float(v)} for v in self.predict(frame)]
+
+
+class TieringDecision:
+    """RFM scores against the fitted cut points and the K-means (or rules) tier, per user.
+
+    ``predicted_ltv`` comes from the LTV decision as a column; without it the tiering model sees 0 value.
+    """
+
+    def __init__(self, tiering: Any, feature_names: list[str], feature_service: str) -> None:
+        self.tiering = tiering
+        self.feature_names = list(feature_names)
+        self.feature_service = feature_service
+
+    def tier_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model columns plus ``predicted_ltv`` (0 where the upstream value is missing)."""
+        x = feature_block(frame, self.feature_names)
+        ltv = frame[PREDICTED_LTV].astype("float64") if PREDICTED_LTV in frame.columns else 0.0
+        return x.assign(**{PREDICTED_LTV: np.nan_to_num(np.asarray(ltv, dtype="float64") * np.ones(len(x)))})
+
+    def decide(self, frame: pd.DataFrame, **_: Any) -> list[Record]:
+        scored = self.tier_frame(frame)
+        tiers = self.tiering.predict(scored)
+        rfm = self.tiering.rfm(scored).reset_index(drop=True)
+        ltv = scored[PREDICTED_LTV].to_numpy()
+        return [
+            {
+                TIER: str(tier),
+                "tier_zh": TIER_LABELS_ZH.get(str(tier), str(tier)),
+                "tier_en": TIER_LABELS_EN.get(str(tier), str(tier)),
+                "r_score": int(r),
+                "f_score": int(f),
+                "m_score": int(m),
+                PREDICTED_LTV: float(v),
+            }
+            for tier, r, f, m, v in zip(tiers, rfm["r_score"], rfm["f_score"], rfm["m_score"], ltv, strict=True)
+        ]
+
+
+class ChurnDecision:
+    """Calibrated churn probability, risk band, value at risk, recall action and (on request) TreeSHAP reasons.
+
+    Reads ``tier`` (picks the recall rule; tier-agnostic rules apply without it) and ``predicted_ltv`` (value at
+    risk) as upstream columns. Params: ``explain`` adds reasons, ``top_k`` bounds them.
+    """
+
+    def __init__(
+        self,
+        classifier: ChurnClassifier,
+        thresholds: RiskThresholds,
+        feature_names: list[str],
+        feature_service: str,
+        rules: tuple[RecallRule, ...] = DEFAULT_RULES,
+    ) -> None:
+        self.classifier = classifier
+        self.thresholds = thresholds
+        self.feature_names = list(feature_names)
+        self.feature_service = feature_service
+        self.rules = rules
+
+    def decide(self, frame: pd.DataFrame, explain: bool = False, top_k: int = DEFAULT_TOP_K, **_: Any) -> list[Record]:
+        x = feature_block(frame, self.feature_names)
+        proba = self.classifier.predict_proba(x)[:, 1]
+        bands = risk_band(proba, self.thresholds)
+        tiers = optional_column(frame, TIER)
+        values = optional_column(frame, PREDICTED_LTV)
+        reasons = top_reasons(self.classifier.contributions(x), x, top_k=top_k) if explain else None
+        records = []
+        for i, (p, band, tier, ltv) in enumerate(zip(proba, bands, tiers, values, strict=True)):
+            action = recall_action(str(tier) if tier is not None else "*", str(band), self.rules)
+            records.append(
+                {
+                    "churn_probability": float(p),
+                    "risk_band": str(band),
+                    PREDICTED_LTV: None if ltv is None else float(ltv),
+                    "value_at_risk": None if ltv is None else float(ltv) * float(p),
+                    TIER: tier,
+                    "recall_action": {
+                        "code": action.action,
+                        "label_zh": action.label_zh,
+                        "label_en": action.label_en,
+                        "channel": action.channel,
+                    },
+                    "reasons": [] if reasons is None else [asdict(r) for r in reasons[i]],
+                }
+            )
+        return records

@@ -1,0 +1,79 @@
+"""What every served decision model is: a pure object that turns a frame of features into typed records.
+
+The pure model lives in ``models/`` (no MLflow, no files, no HTTP). ``training/`` wraps any such object in one
+generic MLflow pyfunc adapter and ``serving/`` calls ``decide`` on it after the online feature lookup, so a decision
+is written once and used the same way by batch scoring, notebooks, MLflow and the HTTP service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+#: One decision for one entity: JSON-able values, nested lists of objects allowed (never JSON strings).
+Record = dict[str, Any]
+
+
+class FeatureLookup(Protocol):
+    """Online features of ``ids`` from one feature service, one row per id in order, with a boolean ``_known``."""
+
+    def __call__(self, feature_service: str, ids: Sequence[str]) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class DecisionModel(Protocol):
+    """A fitted decision.
+
+    Attributes:
+        feature_names: the feature columns ``decide`` reads, in model order (resolved once by the server).
+        feature_service: the Feast feature service those columns come from (``churn_v1`` ...).
+    """
+
+    feature_names: list[str]
+    feature_service: str
+
+    def decide(self, frame: pd.DataFrame, **params: Any) -> list[Record]:
+        """One record per row of ``frame`` (same order); upstream decisions' outputs arrive as extra columns."""
+        ...
+
+
+def feature_block(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame``'s model columns in model order as float64 (nullable ints become NaN, which LightGBM handles).
+
+    Raises:
+        ValueError: naming every model column the frame lacks.
+    """
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise ValueError(f"input lacks feature column(s): {', '.join(missing)}")
+    return frame.loc[:, list(names)].astype("float64")
+
+
+def optional_column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """An upstream column as a list (None where absent or missing), so a decision can run without its upstream."""
+    if name not in frame.columns:
+        return [None] * len(frame)
+    values = frame[name].tolist()
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+
+
+def join_upstream(frame: pd.DataFrame, upstream: Sequence[tuple[DecisionModel, Sequence[str]]]) -> pd.DataFrame:
+    """``frame`` with each upstream model's provided record fields added as columns, in the given order.
+
+    Order matters when one upstream reads another's output (tiering reads ``predicted_ltv``): pass them
+    dependencies first. Training (on every part of a dataset) and serving (on each batch) both join this way, so a
+    served decision sees exactly the columns it was fitted and evaluated with.
+    """
+    out = frame.copy()
+    for model, fields in upstream:
+        if len(out) == 0:
+            for name in fields:
+                out[name] = pd.Series(dtype=object)
+            continue
+        records = model.decide(out)
+        for name in fields:
+            out[name] = [record.get(name) for record in records]
+    return out
