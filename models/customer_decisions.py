@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.churn import ChurnClassifier, RiskThresholds, risk_band, top_reasons
+from models.churn import ChurnClassifier, RiskThresholds, risk_band
 from models.decision import Record, feature_block, optional_column
 from models.recall import DEFAULT_RULES, RecallRule, recall_action
 from models.tiering import TIER_LABELS_EN, TIER_LABELS_ZH
@@ -106,7 +106,7 @@ class ChurnDecision:
         bands = risk_band(proba, self.thresholds)
         tiers = optional_column(frame, TIER)
         values = optional_column(frame, PREDICTED_LTV)
-        reasons = top_reasons(self.classifier.contributions(x), x, top_k=top_k) if explain else None
+        reasons = self.classifier.reasons(x, top_k=top_k) if explain else None
         records = []
         for i, (p, band, tier, ltv) in enumerate(zip(proba, bands, tiers, values, strict=True)):
             action = recall_action(str(tier) if tier is not None else "*", str(band), self.rules)

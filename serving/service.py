@@ -17,6 +17,7 @@ import attrs
 import bentoml
 from starlette.responses import JSONResponse
 
+from serving import config, metrics_labels
 from serving import state as st
 from serving.local_server import SERVED_DECISIONS_ENV
 from serving.middleware import ShopSenseMiddleware, request_info
@@ -44,9 +45,27 @@ class UvLockImage(bentoml.images.Image):
 
 
 def served_specs() -> list[DecisionSpec]:
-    """Every registered decision, or those named in ``SHOPSENSE_SERVED_DECISIONS`` (what a Bento was built with)."""
+    """The decisions this service declares models and routes for.
+
+    ``SHOPSENSE_SERVED_DECISIONS`` (set by ``shopsense serve`` to the decisions it synced, and by ``--build``) names
+    them; without it, every registered decision whose model is in the BentoML store. ``bentoml serve`` resolves
+    every declared model at start-up, so a decision without a champion must not be declared at all: it is reported
+    by the sync instead.
+    """
     named = [n for n in os.environ.get(SERVED_DECISIONS_ENV, "").split(",") if n]
-    return decisions.in_dependency_order(named) if named else decisions.all_specs()
+    if named:
+        return [decisions.get(name) for name in named]
+    return [spec for spec in decisions.all_specs() if _in_store(spec.name)]
+
+
+def _in_store(decision: str) -> bool:
+    from bentoml.exceptions import NotFound
+
+    try:
+        bentoml.models.get(f"{store_tag(decision)}:latest")
+    except NotFound:
+        return False
+    return True
 
 
 def _model_attribute(decision: str) -> str:
@@ -69,6 +88,11 @@ class _ShopSenseBase:
     """Decisions over HTTP: every response names the model versions that produced it."""
 
     def __init__(self) -> None:
+        try:  # a bad setting stops the worker here, in one sentence, instead of hanging every request later
+            config.check()
+        except config.ConfigError as exc:
+            logger.error("refusing to start: %s", exc)
+            raise
         specs = served_specs()
         resolvers = {s.name: (lambda n=s.name: getattr(self, _model_attribute(n))) for s in specs}
         self.state = st.ServiceState.start(lambda: resolvers)
@@ -88,7 +112,13 @@ class _ShopSenseBase:
             return await call()
         except st.ServiceError as exc:
             ctx.response.status_code = exc.status  # BentoML copies the context's status onto the response
-            return JSONResponse(exc.body(_info(ctx).request_id), status_code=exc.status)
+            return JSONResponse(exc.body(_info(ctx).request_id), status_code=exc.status, headers=exc.headers)
+        except Exception:  # a JSON 500 naming the request (BentoML's own would not), the traceback in the log
+            info = _info(ctx)
+            logger.exception("%s failed (request %s)", info.endpoint, info.request_id)
+            ctx.response.status_code = 500
+            body = {"error": "internal server error", "detail": None, "request_id": info.request_id}
+            return JSONResponse(body, status_code=500)
 
 
 def _info(ctx: bentoml.Context) -> Any:
@@ -117,6 +147,7 @@ def _build_service() -> Any:
         logging={"access": {"enabled": False}},  # serving/audit.py writes one line per API request instead
     )(service_class)
     api_paths = {route.path: route.request for spec in specs for route in spec.routes}
+    metrics_labels.install([*api_paths, RELOAD_ROUTE])  # /metrics labels: these templates, else one "unknown"
     service.add_asgi_middleware(
         ShopSenseMiddleware,
         configure=st.middleware_config,

@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 
 from features.settings import PROJECT_ROOT, Settings, get_settings
-from serving.local_server import SERVED_DECISIONS_ENV, SERVICE, bentoml_env
+from serving.local_server import SERVED_DECISIONS_ENV, SERVICE, bentoml_env, run_foreground
 
 console = Console()
 
 DEMO_KEY_NOTE = "demo key from SHOPSENSE_API_KEYS (default demo:shopsense-demo-key; set your own outside a demo)"
+DEMO_SECRET = "shopsense-demo-key"
 
 
 def sync(settings: Settings) -> list[dict]:
@@ -46,9 +47,20 @@ def sync(settings: Settings) -> list[dict]:
 
 
 def _first_key(settings: Settings) -> str:
-    entry = settings.api_keys.split(",")[0]
-    secret = entry.partition(":")[2]
-    return "<your key>" if not secret or secret.startswith("sha256:") else secret
+    """The key to show in the curl example: the public demo key only; any real key is never printed."""
+    secrets = [entry.partition(":")[2] for entry in settings.api_keys.split(",")]
+    return DEMO_SECRET if DEMO_SECRET in secrets else "<your key>"
+
+
+def checked_settings() -> Settings:
+    """Every serving setting checked before anything starts; a bad one ends the command with one sentence."""
+    from serving import config
+
+    try:
+        return config.check()["settings"]
+    except config.ConfigError as exc:
+        console.print(f"[red]cannot serve:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def print_usage(settings: Settings, host: str, port: int) -> None:
@@ -95,7 +107,7 @@ def serve(
     if dataset:
         os.environ["SHOPSENSE_SERVING_DATASET"] = dataset
         get_settings.cache_clear()
-    settings = get_settings()
+    settings = checked_settings()
     results = [] if no_sync else sync(settings)
     served = [r["decision"] for r in results if "missing" not in r]
     if build:
@@ -105,8 +117,7 @@ def serve(
         return
     print_usage(settings, host, port)
     env = bentoml_env(settings, workers or settings.serving_workers)
+    if served:  # declare only what was synced: `bentoml serve` fails on a declared model the store lacks
+        env[SERVED_DECISIONS_ENV] = ",".join(served)
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
-    try:
-        raise typer.Exit(subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    raise typer.Exit(run_foreground(command, env, settings))  # SIGTERM/Ctrl-C: not ready, drain, stop the group

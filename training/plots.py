@@ -29,26 +29,21 @@ def calibration_figure(y: np.ndarray, scores: dict[str, np.ndarray], n_bins: int
     return fig
 
 
-def shap_importance(booster, x: pd.DataFrame, max_rows: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Mean |TreeSHAP| per feature on a seeded holdout sample, and the direction of its effect.
+def shap_importance(contributions: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Mean |TreeSHAP| per feature and the direction of its effect, from per-row contributions.
 
-    ``direction`` is the sign of the correlation between a feature's value and its contribution: +1 = larger
-    values push the score up. LightGBM's ``pred_contrib`` is TreeSHAP (exact for trees), so no second explainer.
+    ``contributions`` holds one column per model feature (plus ``bias``, ignored), e.g. LightGBM's
+    ``pred_contrib`` (TreeSHAP, exact for trees); ``values`` the same rows' feature values. ``direction`` is the sign
+    of the correlation between a feature's value and its contribution: +1 = larger values push the score up.
     """
-    sample = x.sample(min(max_rows, len(x)), random_state=seed).astype("float64")
-    phi = booster.predict(sample.to_numpy(), pred_contrib=True)[:, :-1]
     rows = []
-    for j, name in enumerate(sample.columns):
-        values, contrib = sample[name].to_numpy(), phi[:, j]
-        ok = np.isfinite(values)
-        corr = np.corrcoef(values[ok], contrib[ok])[0, 1] if ok.sum() > 2 and values[ok].std() > 0 else 0.0
-        rows.append(
-            {
-                "feature": name,
-                "mean_abs_shap": float(np.abs(contrib).mean()),
-                "direction": float(np.sign(np.nan_to_num(corr))),
-            }
-        )
+    for name in [c for c in contributions.columns if c != "bias"]:
+        contrib = contributions[name].to_numpy(dtype="float64")
+        value = values[name].to_numpy(dtype="float64") if name in values.columns else np.full(len(contrib), np.nan)
+        ok = np.isfinite(value)
+        corr = np.corrcoef(value[ok], contrib[ok])[0, 1] if ok.sum() > 2 and value[ok].std() > 0 else 0.0
+        sign = float(np.sign(np.nan_to_num(corr)))
+        rows.append({"feature": name, "mean_abs_shap": float(np.abs(contrib).mean()), "direction": sign})
     return pd.DataFrame(rows).sort_values("mean_abs_shap", ascending=False, ignore_index=True)
 
 

@@ -23,7 +23,7 @@ EXAMPLE_TIER_REQUEST: dict = {"user_ids": [*EXAMPLE_USER_IDS, EXAMPLE_UNKNOWN_ID
 EXAMPLE_FEATURE_ROW: dict = {
     "user_id": "caller-row-1",
     "features": {
-        "recency_days": 12.0, "tenure_days": 400.0, "orders_total": 9.0, "spend_total": 1480.0, "orders_30d": 1.0,
+        "recency_days": 12.0, "tenure_days": 400.0, "first_order_days": 380.0, "orders_total": 9.0, "spend_total": 1480.0, "orders_30d": 1.0,
         "spend_30d": 120.0, "orders_90d": 2.0, "spend_90d": 300.0, "orders_180d": 4.0, "spend_180d": 650.0,
         "orders_365d": 7.0, "spend_365d": 1150.0, "avg_order_value": 164.0, "order_trend_90d": 0.0,
         "distinct_categories": 4.0, "discount_share": 0.1, "coupon_order_share": 0.2, "return_rate": 0.0,

@@ -65,7 +65,9 @@ def test_champion_round_trip_decides_identically(trained) -> None:
     tracking.configure(settings)
     test, _ = _holdout(settings, "churn")
     loaded = mlflow.pyfunc.load_model(tracking.model_uri("churn"))
-    in_memory = loaded.unwrap_python_model().model.decide(test, explain=True)
+    model = loaded.unwrap_python_model().model
+    test = test[model.feature_names].astype("float64").assign(tier=test["tier"], predicted_ltv=test["predicted_ltv"])
+    in_memory = model.decide(test, explain=True)
     served = loaded.predict(test, params={"explain": True, "top_k": 3})
     assert served.to_dict("records") == in_memory
     run = mlflow.get_run(trained["churn"].run_id)
@@ -99,8 +101,8 @@ def test_churn_records_carry_upstream_value_and_tier(trained) -> None:
     settings = trained["settings"]
     tracking.configure(settings)
     test, _ = _holdout(settings, "churn")
-    records = tracking.champion_model("churn").decide(test, explain=True, top_k=2)
-    ltv = tracking.champion_model("ltv").decide(test)
+    records = tracking.champion_model(tracking.registered_name("churn")).decide(test, explain=True, top_k=2)
+    ltv = tracking.champion_model(tracking.registered_name("ltv")).decide(test)
     for record, value in zip(records, ltv, strict=True):
         assert record["predicted_ltv"] == pytest.approx(value["predicted_ltv"])
         assert record["value_at_risk"] == pytest.approx(value["predicted_ltv"] * record["churn_probability"])
@@ -114,8 +116,8 @@ def test_tiering_and_churn_report_the_same_ltv(trained) -> None:
     settings = trained["settings"]
     tracking.configure(settings)
     test, _ = _holdout(settings, "churn")
-    tiers = tracking.champion_model("tiering").decide(test)
-    churn = tracking.champion_model("churn").decide(test)
+    tiers = tracking.champion_model(tracking.registered_name("tiering")).decide(test)
+    churn = tracking.champion_model(tracking.registered_name("churn")).decide(test)
     np.testing.assert_allclose([t["predicted_ltv"] for t in tiers], [c["predicted_ltv"] for c in churn])
 
 
@@ -138,7 +140,10 @@ def test_join_upstream_fills_columns_in_dependency_order(trained) -> None:
     tracking.configure(settings)
     test, _ = _holdout(settings, "tiering")
     raw = test.drop(columns=["predicted_ltv", "tier"], errors="ignore")
-    chain = [(tracking.champion_model(s.name), s.provides) for s in decisions.in_dependency_order(["tiering"])]
+    chain = [
+        (tracking.champion_model(tracking.registered_name(s.name)), s.provides)
+        for s in decisions.in_dependency_order(["tiering"])
+    ]
     joined = join_upstream(raw, chain)
     assert {"predicted_ltv", "tier"} <= set(joined.columns)
     assert joined["predicted_ltv"].min() >= 0

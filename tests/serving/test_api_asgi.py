@@ -132,7 +132,7 @@ def test_feature_rows_are_scored_without_lookup(client, auth) -> None:
 
 def test_tier_answer(client, auth, world) -> None:
     body = client.post(TIER, json={"user_ids": world.known_ids[:10]}, headers=auth).json()
-    assert set(body["models"]) == {"tiering"}
+    assert set(body["models"]) == {"tiering", "ltv"}
     for result in body["results"]:
         assert result["tier_zh"] and 1 <= result["r_score"] <= 5 and result["predicted_ltv"] >= 0
 

@@ -13,13 +13,13 @@ pytestmark = [pytest.mark.serving, pytest.mark.slow]
 def test_bento_carries_the_champions_and_the_locked_runtime_packages(world) -> None:
     import bentoml
 
-    tag = build_bento(world.settings)
+    tag = build_bento(world.settings, ["ltv", "tiering", "churn"])
     bento = bentoml.get(tag)
     with open(bento.path_of("bento.yaml")) as handle:
         info = yaml.safe_load(handle)
     models = {m["tag"].split(":")[0]: m["tag"] for m in info["services"][0]["models"]}
     stored = {name: bentoml.models.get(f"{name}:latest") for name in models}
-    assert set(models) == {"shopsense-churn", "shopsense-tiering"}
+    assert set(models) == {"shopsense-churn", "shopsense-tiering", "shopsense-ltv"}
     for name, pinned in models.items():
         assert pinned == str(stored[name].tag)
         assert stored[name].info.labels["alias"] == "champion"

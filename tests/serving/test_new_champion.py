@@ -37,12 +37,13 @@ def champion_is(version: str, world) -> Iterator[None]:
 
 def _restarted_worker_answer(world) -> dict:
     """What a freshly started worker serves: the store's latest models, as the service's BentoModel refs resolve."""
-    state = ServiceState.start(
-        lambda: (model_store.load_stored("churn"), model_store.load_stored("tiering")), world.settings
-    )
+    from training.decisions.churn import CHURN_ROUTE
+
+    stored = {name: (lambda n=name: model_store.load_stored(n)) for name in ("ltv", "tiering", "churn")}
+    state = ServiceState.start(lambda: stored, world.settings)
     request = ChurnRequest(user_ids=world.known_ids[:2])
-    response = asyncio.run(state.churn(request, RequestInfo("restart-test-0001", "/churn/predict")))
-    return response.model_dump()
+    info = RequestInfo("restart-test-0001", "/churn/predict")
+    return asyncio.run(state.answer("churn", CHURN_ROUTE, request, info)).model_dump()
 
 
 def test_restart_after_sync_serves_the_new_champion(world) -> None:

@@ -16,6 +16,8 @@ _LOCATIONS: dict[str, str] = {
     "ltv": "training.decisions.ltv:SPEC",
     "tiering": "training.decisions.tiering:SPEC",
     "churn": "training.decisions.churn:SPEC",
+    "reviews": "training.decisions.reviews:SPEC",
+    "demand": "training.decisions.demand:SPEC",
 }
 
 DECISION_NAMES: tuple[str, ...] = tuple(_LOCATIONS)

@@ -18,6 +18,7 @@ from models.decision import feature_block
 from models.ltv import LtvRegressor
 from training.datasets import FUTURE_SPEND, LabelConfig
 from training.decisions import customer_base as cb
+from training.reports.customer import LTV_REPORT
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
 
 logger = logging.getLogger(__name__)
@@ -97,4 +98,5 @@ SPEC = DecisionSpec(
     provides=("predicted_ltv",),
     horizon_days=LTV_DAYS,
     requires=cb.USER_TABLES,
+    report=LTV_REPORT,
 )

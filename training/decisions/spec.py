@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel
 
 from features.settings import DatasetPaths, Settings
 from models.decision import DecisionModel
+
+if TYPE_CHECKING:
+    from training.reports.hooks import ReportHooks
 
 Entity = Literal["user", "sku", "review", "user_sku", "none"]
 Direction = Literal["higher", "lower"]
@@ -117,6 +120,8 @@ class DecisionSpec:
         decide_params: the parameters ``decide`` accepts, with defaults (the MLflow signature's params).
         input_example: a made-up model input (one row) when the default (the holdout's medians of the model's
             ``feature_names``) does not fit, e.g. a model whose input is an id list rather than feature columns.
+        report: optional additions to the ops report and monitoring (latest rows, SHAP, action list, realised
+            performance; see ``training/reports/hooks.py``); without it the generic report still has the model card.
     """
 
     name: str
@@ -135,6 +140,7 @@ class DecisionSpec:
     requires: tuple[str, ...] = ()
     decide_params: Mapping[str, Any] = field(default_factory=dict)
     input_example: Callable[[DecisionModel, DecisionData], pd.DataFrame] | None = None
+    report: ReportHooks | None = None
 
     @property
     def higher_is_better(self) -> bool:

@@ -18,6 +18,7 @@ from models.tiering import FEATURES, TIERS, TieringModel, tier_report
 from serving.schemas.customer import TierRequest, TierResponse
 from training.datasets import CHURNED, FUTURE_SPEND, LabelConfig
 from training.decisions import customer_base as cb
+from training.reports.customer import TIERING_REPORT
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 
 FEATURE_SERVICE = "tiering_v1"
@@ -111,4 +112,5 @@ SPEC = DecisionSpec(
     provides=("tier",),
     routes=(TIER_ROUTE,),
     requires=cb.USER_TABLES,
+    report=TIERING_REPORT,
 )

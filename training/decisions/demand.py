@@ -1,0 +1,145 @@
+"""Demand forecast and reorder policy (时间序列销售预测, 安全库存, 库存预警) as a decision.
+
+Honest gate: the last ``horizon`` days are held out; the booster is fitted on the days before them and judged on
+them beside the statsforecast baselines (same rows: days that ended out of stock are left out of every model's
+score, since their sales only bound demand from below). The primary metric is the weighted quantile loss; MASE
+is logged beside it because an all-zero forecast wins MASE on intermittent SKUs. After the judgement the model's
+kept history is advanced over the holdout (no refit), so the served model forecasts from the latest day.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import columns as c
+from features.settings import DatasetPaths, Settings
+from models.demand import DemandForecaster
+from models.demand_baselines import baseline_forecasts
+from models.demand_decision import FEATURE_SERVICE, FORECAST, POLICY, UNKNOWN, DemandDecision, sku_snapshot
+from models.forecast_metrics import revenue_weights, score_window
+from serving.schemas.demand import ForecastRequest, ForecastResponse, PolicyRequest, PolicyResponse
+from training import demand_data
+from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
+
+HORIZON = 28
+SEASON = 7
+QS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+BASELINE_DAYS = 182  # statsforecast fits on the last half year: AutoETS cost grows with length, its fit does not
+MIN_DAYS = 3 * HORIZON
+
+
+def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
+    """The ``sku_daily`` panel split at ``horizon`` days before its end, plus peers, lead times and stock."""
+    h = options.horizon_days or HORIZON
+    panel = demand_data.ensure_sku_daily(paths, settings)
+    days = panel[c.DS].nunique()
+    if days < MIN_DAYS + h:
+        raise ValueError(f"{days} days of sales; the demand model needs at least {MIN_DAYS + h}")
+    end = panel[c.DS].max()
+    cut = end - pd.Timedelta(days=h)
+    at = end + pd.Timedelta(days=1)
+    extra = {
+        "h": h,
+        "static": demand_data.load_static(paths),
+        "lead_times": demand_data.load_lead_times(paths, at),
+        "in_transit": demand_data.units_in_transit(paths, at),
+    }
+    lineage = {"sku_daily_end": str(end.date()), "holdout_start": str((cut + pd.Timedelta(days=1)).date()),
+               "skus": int(panel[c.UNIQUE_ID].nunique()), "horizon_days": h}  # fmt: skip
+    parts = {"train": panel[panel[c.DS] <= cut].reset_index(drop=True), "test": panel[panel[c.DS] > cut]}
+    return DecisionData(parts, [], lineage, holdout="test", extra=extra)
+
+
+def fit(data: DecisionData, options: TrainOptions, champion: DemandDecision | None = None) -> DemandDecision:
+    """Booster on the training days, then its history advanced over the holdout (see the module docstring)."""
+    h = data.extra["h"]
+    forecaster = DemandForecaster(h=h, random_state=options.seed, **dict(options.params))
+    forecaster.fit(data.part("train"), data.extra["static"])
+    full = pd.concat([data.part("train"), data.part("test")], ignore_index=True)
+    forecaster.advance(data.part("test"))
+    snapshot = sku_snapshot(full, data.extra["in_transit"])
+    return DemandDecision(forecaster, data.extra["lead_times"], snapshot)
+
+
+def _scored(data: DecisionData) -> pd.DataFrame:
+    """Holdout rows every model is scored on: not ended out of stock (their sales only bound demand)."""
+    test = data.part("test")
+    if "in_stock" in test:
+        test = test[test["in_stock"].fillna(1.0) > 0]
+    return test[[c.UNIQUE_ID, c.DS, c.Y]]
+
+
+def _ours(model: DemandDecision, data: DecisionData) -> pd.DataFrame:
+    test = data.part("test")
+    return model.forecaster.predict_after(data.part("train"), data.extra["h"], test.drop(columns=[c.Y]), QS)
+
+
+def _metrics(fc: pd.DataFrame, data: DecisionData, weights: pd.Series) -> dict[str, float]:
+    joined = _scored(data).merge(fc, on=[c.UNIQUE_ID, c.DS], how="inner")
+    return score_window(
+        joined, data.part("train"), point="q50", quantiles=QS, m=SEASON, weights=weights, intervals=[(0.1, 0.9)]
+    )
+
+
+def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
+    """Our model and every statsforecast baseline (plus all-zero) on the same held-out days."""
+    train = data.part("train")
+    weights = revenue_weights(train, "price", 28)
+    ours = _metrics(_ours(model, data), data, weights)
+    recent = train[train[c.DS] > train[c.DS].max() - pd.Timedelta(days=BASELINE_DAYS)]
+    base = baseline_forecasts(recent, data.extra["h"], "D", SEASON, QS)
+    baselines = {name: _metrics(fc, data, weights) for name, fc in base.items()}
+    table = pd.DataFrame({"ours": ours, **baselines}).T.reset_index(names="model")
+    f = model.forecaster
+    params = {"horizon": data.extra["h"], "n_estimators": f.n_estimators, "num_leaves": f.num_leaves,
+              "learning_rate": f.learning_rate, "tweedie_power": f.tweedie_power,
+              "pooled_alpha": round(f.pooled_alpha_, 4), "cold_start_skus": len(f.cold_ids_)}  # fmt: skip
+    return Evaluation(ours, baselines, params=params, tables={"quality.json": table})
+
+
+def score(model: DemandDecision, data: DecisionData) -> float:
+    return _metrics(_ours(model, data), data, revenue_weights(data.part("train"), "price", 28))["wql"]
+
+
+def input_example(model: DemandDecision, data: DecisionData) -> pd.DataFrame:
+    """One SKU id (a catalogue id, not personal data): the pyfunc input is ids."""
+    return pd.DataFrame({c.SKU_ID: [str(np.sort(model.forecaster.history_len_.index.to_numpy())[0])]})
+
+
+def forecast_call(request: ForecastRequest) -> Call:
+    return Call(params={"sku_ids": list(request.sku_ids), "action": FORECAST, "horizon": request.horizon,
+                        "levels": list(request.levels)})  # fmt: skip
+
+
+def policy_call(request: PolicyRequest) -> Call:
+    stock = [s.model_dump() for s in request.stock] if request.stock else None
+    return Call(params={"sku_ids": list(request.sku_ids), "action": POLICY, "service_level": request.service_level,
+                        "stock": stock})  # fmt: skip
+
+
+ROUTES = (
+    Route("/demand/forecast", ForecastRequest, ForecastResponse,
+          "Demand quantiles per SKU and day for the next horizon days; cold-start SKUs flagged; unknown ids flagged.",
+          forecast_call, id_field=c.SKU_ID, unknown_status=UNKNOWN),
+    Route("/inventory/policy", PolicyRequest, PolicyResponse,
+          "Safety stock, reorder point, order-up-to, order quantity and inventory warnings (zh + en) per SKU.",
+          policy_call, id_field=c.SKU_ID, unknown_status=UNKNOWN),
+)  # fmt: skip
+
+SPEC = DecisionSpec(
+    name="demand",
+    entity="sku",
+    feature_service=FEATURE_SERVICE,
+    description="SKU demand quantiles (global LightGBM, NB intervals), safety stock, reorder point and warnings.",
+    load=load,
+    fit=fit,
+    evaluate=evaluate,
+    score=score,
+    primary=("wql", "lower"),
+    routes=ROUTES,
+    horizon_days=HORIZON,
+    requires=("products", "orders", "order_items"),
+    decide_params={"action": FORECAST, "horizon": HORIZON},
+    input_example=input_example,
+)
