@@ -16,6 +16,12 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@command -v java >/dev/null 2>&1 || { echo "installing a Java runtime for PySpark"; \
 		(apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null) || \
 		echo "warning: no Java runtime; the PySpark engine will not start"; }
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium and CJK fonts for the report browser test"; \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || \
+		echo "warning: no chromium; tests/model/test_reports.py's browser test will skip"; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "installing redis-server for the Redis online-store tests"; \
+		(apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || \
+		echo "warning: no redis-server; the Redis online-store tests will be skipped"; }
 	$(UV) sync --frozen
 	touch $@
 

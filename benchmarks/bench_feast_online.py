@@ -9,6 +9,7 @@ two cutoffs) in a temporary dataset, applies and materializes it on SQLite; ``--
 already built and materialized under ``SHOPSENSE_DATA_DIR`` instead.
 
     .venv/bin/python benchmarks/bench_feast_online.py --users 20000 --lookups 2000
+    .venv/bin/python benchmarks/bench_feast_online.py --online-store redis   # a throwaway local redis-server
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -115,11 +117,21 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--dataset", help="an already materialized dataset instead of the stand-in")
+    parser.add_argument("--online-store", choices=["sqlite", "redis"], default="sqlite")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    settings = get_settings()
-    if settings.online_store != "sqlite":
-        settings = settings.model_copy(update={"online_store": "sqlite"})
+    if args.online_store == "redis":  # Debian's redis-server on a free loopback port, stopped at the end
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.redis_server import redis_server
+
+        with redis_server() as url:
+            print(f"online store: redis-server at {url}")
+            measure_store(args, get_settings().model_copy(update={"online_store": "redis", "redis_connection": url}))
+        return
+    measure_store(args, get_settings().model_copy(update={"online_store": "sqlite"}))
+
+
+def measure_store(args: argparse.Namespace, settings: Settings) -> None:
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} (a busy machine inflates wall p95/p99)")
     if args.dataset:
         paths = settings.dataset(args.dataset)

@@ -66,6 +66,11 @@ REVIEW_TS = "review_ts"
 RATING = "rating"
 REVIEW_TEXT = "text"
 
+# review verdicts (moderators' labels)
+VERDICT = "verdict"
+DECIDED_AT = "decided_at"
+VERDICT_SOURCE = "verdict_source"
+
 # inventory and purchase orders
 DATE = "date"
 ON_HAND = "on_hand"
@@ -89,6 +94,7 @@ RESOLVED_AT = "resolved_at"
 REASON = "reason"
 SOURCE_ROW = "source_row"
 SOURCE_FILE = "source_file"
+RAW_LINE = "raw_line"
 
 # feature tables
 AS_OF = "as_of"

@@ -100,6 +100,8 @@ EVENT_TYPES = ("view", "cart", "favourite")
 PROMO_TYPES = ("festival", "discount", "coupon", "display", "mailer", "campaign", "flash_sale")
 TICKET_CATEGORIES = ("late_delivery", "defect", "wrong_item", "refund", "account", "other")
 GENDERS = ("F", "M", "U")
+VERDICTS = ("genuine", "fake")
+VERDICT_SOURCES = ("manual_review", "user_report")
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -238,6 +240,19 @@ TABLES: tuple[Table, ...] = (
             ForeignKey(c.ORDER_ID, "orders", c.ORDER_ID),
         ),
         time_column=c.REVIEW_TS,
+    ),
+    Table(
+        "review_verdicts",
+        "Moderators' verdicts on reviews: the labels a platform has (a sample, decided some time after posting).",
+        (
+            Column(c.REVIEW_ID, "string", "Review judged (one verdict per review: the latest)."),
+            Column(c.VERDICT, "string", "genuine or fake.", allowed=VERDICTS),
+            Column(c.DECIDED_AT, "timestamp", "When the verdict was made.", in_platform_time=True),
+            Column(c.VERDICT_SOURCE, "string", "How it reached a moderator.", nullable=True, allowed=VERDICT_SOURCES),
+        ),
+        primary_key=(c.REVIEW_ID,),
+        foreign_keys=(ForeignKey(c.REVIEW_ID, "reviews", c.REVIEW_ID),),
+        time_column=c.DECIDED_AT,
     ),
     Table(
         "inventory",

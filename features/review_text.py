@@ -247,3 +247,32 @@ def _count_in_window(
     lo = (neighbour << 32) | np.maximum(rel[review] - window, 0)
     found = np.searchsorted(keys, hi, side="left") - np.searchsorted(keys, lo, side="left")
     return np.bincount(review, weights=found, minlength=len(codes)).astype(np.int64)
+
+
+def normalise_text(text: object) -> str:
+    """The normalisation near-duplicate detection compares (public for the online index of recent reviews)."""
+    return _normalise(text)
+
+
+def similar_text_pairs(texts: list[str], config: DuplicateConfig | None = None) -> np.ndarray:
+    """Pairs (i < j) of positions whose texts are near-identical (same rule as :func:`near_duplicate_counts`).
+
+    Texts too short or platform defaults never pair. Used to group fake reviews into campaigns.
+    """
+    config = config or DuplicateConfig()
+    norm = [_normalise(t) for t in texts]
+    defaults = {_normalise(t) for t in config.platform_defaults}
+    eligible = np.flatnonzero([len(s) >= config.min_chars and s not in defaults for s in norm])
+    if len(eligible) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    codes, uniques = pd.factorize(pd.Series([norm[i] for i in eligible]), sort=True)
+    text_pairs = _similar_pairs(_shingles(list(uniques), config.ngram), config)
+    same = pd.DataFrame({"pos": eligible, "code": codes})
+    by_code = same.groupby("code")["pos"].apply(list)
+    pairs = [(a, b) for group in by_code if len(group) > 1 for i, a in enumerate(group) for b in group[i + 1 :]]
+    for u, v in text_pairs:
+        pairs += [(a, b) for a in by_code[u] for b in by_code[v]]
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    arr = np.array(pairs, dtype=np.int64)
+    return np.unique(np.sort(arr, axis=1), axis=0)

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(None, description="Defaults to SQLite under data_dir/mlflow.")
     online_store: Literal["sqlite", "redis"] = Field("sqlite", description="Feast online store type.")
     redis_connection: str = Field("localhost:6379", description="Feast Redis connection string.")
+    online_top_n: int = Field(
+        20,
+        ge=0,
+        description="Online store: keep only each user's N strongest rows of per-pair views (interactions); 0 = all.",
+    )
     seed: int = Field(42, description="Default random seed for generators and models.")
     default_dataset: str = Field("synthetic", description="Dataset used when a command is given none.")
     ingest_chunk_rows: int = Field(
@@ -87,6 +92,25 @@ class Settings(BaseSettings):
     serving_batching: bool = Field(True, description="Coalesce concurrent requests into one model call per worker.")
     serving_workers: int = Field(1, ge=1, le=16, description="Service worker processes for `shopsense serve`.")
     serving_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    serving_max_queue: int = Field(
+        4000, ge=1, description="Queued work per decision and worker (ids; explained ids weigh 8) before 503."
+    )
+    serving_request_timeout_s: float = Field(
+        30.0, gt=0, description="A request still waiting for its model call after this long gets 504."
+    )
+    serving_drain_s: float = Field(
+        20.0, ge=0, description="On SIGTERM: seconds in-flight requests get to finish before the workers are killed."
+    )
+    serving_unready_s: float = Field(
+        2.0, ge=0, description="On SIGTERM: seconds /readyz answers 503 before the listener closes (for balancers)."
+    )
+    audit_log_max_bytes: int = Field(
+        50_000_000, ge=10_000, description="The audit log is rotated (to .1, .2 ...) when it grows past this."
+    )
+    audit_log_backups: int = Field(5, ge=1, le=100, description="Rotated audit logs kept.")
+    prediction_log: bool = Field(
+        True, description="Log served outputs (decision, version, entity id, output) for `shopsense monitor`."
+    )
 
     def registered_model_name(self, decision: str, dataset: str | None = None) -> str:
         """Registry name of a decision's model: ``shopsense-churn`` for the default dataset, else ``...-<dataset>``.

@@ -140,6 +140,7 @@ def compute(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
 def _finish(r: ir.Table, lake: LakeTables) -> ir.Table:
     """Derived ratios, then exactly the declared columns (see ``FeatureSet.project``)."""
     derived = {
+        "first_order_days": r.first_order_age,
         "avg_order_value": safe_ratio(r.spend_total, r.orders_total),
         "order_trend_90d": safe_ratio(
             r.orders_90d.fill_null(0) - r.orders_prev_90d.fill_null(0),
@@ -180,6 +181,7 @@ USER_FEATURES = FeatureSet(
     features=(
         Feature("recency_days", "float64", "Days since the last order (null: never ordered)."),
         Feature("tenure_days", "float64", "Days since signup, or since the first order when signup is unknown."),
+        Feature("first_order_days", "float64", "Days since the first order (null: never ordered); BG/NBD's age T."),
         Feature("orders_total", "int64", "Orders placed before the cutoff."),
         Feature("spend_total", "float64", "Money spent before the cutoff."),
         *_window_features(),

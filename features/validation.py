@@ -3,7 +3,8 @@
 Every rejected row keeps its original values and gets a ``reason`` naming the rule and the column, so nothing is
 lost and every rejection can be explained. Column-level rules (nulls, vocabularies, bounds) run through the
 pandera schema derived from the contract; type coercion, the platform time window, timestamp ordering, duplicate
-keys and foreign keys need context pandera does not have and are checked here.
+keys and foreign keys need context pandera does not have and are checked here. Tables arrive in chunks, so keys
+seen in earlier chunks and in parent tables are kept as 64-bit hashes (:class:`KeySet`), 8 bytes a key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (c.SOURCE_FILE, c.SOURCE_ROW)
 REASON_SEPARATOR = " | "
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+# Values the contract allows but a user should hear about: counted in the ingest summary, rows kept.
+NOTICES: dict[str, tuple[tuple[str, str], ...]] = {
+    "order_items": ((c.UNIT_PRICE, "unit_price is 0 on a sale (a free gift, or a data error?)"),),
+}
 
 
 @dataclass
@@ -34,6 +39,53 @@ class ValidationResult:
 
     accepted: pd.DataFrame
     quarantined: pd.DataFrame
+    notices: dict[str, int] = field(default_factory=dict)
+    key_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+
+
+class KeySet:
+    """The keys accepted so far, as sorted runs of 64-bit hashes: memory follows the number of keys, not rows' width.
+
+    Runs merge when a newer run is as long as the one before (a log-structured merge), so adding N keys in chunks
+    costs O(N log N) overall and a lookup is a binary search per run. Two different keys share a hash with
+    probability about n²/2^65 (10⁻⁶ at 6 million keys), which would quarantine a row as a duplicate.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    @staticmethod
+    def hashes(keys: pd.DataFrame) -> np.ndarray:
+        """Hashes of key rows; the same values give the same hash in any table (column names do not count)."""
+        arrays = [pd.util.hash_array(keys[col].to_numpy(), categorize=False) for col in keys.columns]
+        combined = arrays[0]
+        for more in arrays[1:]:
+            combined = combined * np.uint64(1_000_003) ^ more  # wraps around modulo 2^64, as intended
+        return combined
+
+    def contains(self, hashed: np.ndarray) -> np.ndarray:
+        """Which of ``hashed`` (from :meth:`hashes`) were added; probes are sorted so the searches stay in cache."""
+        order = np.argsort(hashed, kind="stable")
+        probes = hashed[order]
+        found = np.zeros(len(hashed), dtype=bool)
+        for run in self._runs:
+            pos = np.minimum(np.searchsorted(run, probes), len(run) - 1)
+            found |= run[pos] == probes
+        out = np.empty_like(found)
+        out[order] = found
+        return out
+
+    def add(self, hashed: np.ndarray) -> None:
+        run = _sorted_unique(hashed)
+        while self._runs and len(self._runs[-1]) <= len(run):
+            run = _sorted_unique(np.concatenate([self._runs.pop(), run]))  # two sorted runs: timsort merges them
+        if len(run):
+            self._runs.append(run)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    out = np.sort(values, kind="stable")
+    return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
 
 
 class _Reasons:
@@ -150,11 +202,24 @@ def _time_rules(
 
 
 def _key_rules(
-    spec: Table, typed: pd.DataFrame, reasons: _Reasons, parent_keys: Mapping[tuple[str, str], pd.Index]
-) -> None:
-    """Duplicate keys among otherwise valid rows (first wins), then foreign keys against accepted parents."""
+    spec: Table,
+    typed: pd.DataFrame,
+    reasons: _Reasons,
+    parent_keys: Mapping[tuple[str, str], KeySet],
+    seen: KeySet | None,
+) -> np.ndarray:
+    """Duplicate keys among otherwise valid rows (first wins, across chunks), then foreign keys against parents.
+
+    Returns the primary-key hashes of all rows, so the caller can remember the accepted ones without rehashing.
+    """
     valid_positions = np.flatnonzero(~reasons.mask)
-    repeats = typed.iloc[valid_positions].duplicated(subset=list(spec.primary_key), keep="first").to_numpy()
+    key_hashes = KeySet.hashes(typed[list(spec.primary_key)])
+    valid_hashes = key_hashes[valid_positions]
+    _, first = np.unique(valid_hashes, return_index=True)
+    repeats = np.ones(len(valid_hashes), dtype=bool)
+    repeats[first] = False
+    if seen is not None and len(valid_hashes):
+        repeats |= seen.contains(valid_hashes)
     dup = np.zeros(len(typed), dtype=bool)
     dup[valid_positions[repeats]] = True
     reasons.add(dup, f"duplicate key: ({', '.join(spec.primary_key)}) repeats an earlier row")
@@ -162,9 +227,11 @@ def _key_rules(
         keys = parent_keys.get((fk.ref_table, fk.ref_column))
         if keys is None:
             continue
-        values = typed[fk.column]
-        missing = values.notna().to_numpy() & ~values.isin(keys).to_numpy()
+        present = typed[fk.column].notna().to_numpy()
+        missing = np.zeros(len(typed), dtype=bool)
+        missing[present] = ~keys.contains(KeySet.hashes(typed.loc[present, [fk.column]]))
         reasons.add(missing, f"foreign key: {fk.column} not found in {fk.ref_table}.{fk.ref_column}")
+    return key_hashes
 
 
 def _shape_problem(spec: Table, raw: pd.DataFrame) -> str | None:
@@ -184,12 +251,14 @@ def validate_table(
     raw: pd.DataFrame,
     opened_at: pd.Timestamp,
     now: pd.Timestamp,
-    parent_keys: Mapping[tuple[str, str], pd.Index],
+    parent_keys: Mapping[tuple[str, str], KeySet],
+    seen: KeySet | None = None,
 ) -> ValidationResult:
-    """Split ``raw`` into rows that meet the contract and rows that do not (with the reason).
+    """Split ``raw`` (one chunk of a table) into rows that meet the contract and rows that do not (with the reason).
 
     ``parent_keys`` maps (table, column) to the accepted keys of tables validated earlier, so foreign keys
-    point only at rows that made it into the lake.
+    point only at rows that made it into the lake; ``seen`` holds the keys accepted from this table's earlier
+    chunks (the caller adds this chunk's accepted keys after the call).
     """
     raw = raw.reset_index(drop=True)
     problem = _shape_problem(spec, raw)
@@ -207,10 +276,16 @@ def validate_table(
         reasons.add(type_bad[col.name], f"type: {col.name} expects {col.dtype}")
     _column_rules(spec, typed, reasons, type_bad)
     _time_rules(spec, typed, reasons, opened_at, now)
-    _key_rules(spec, typed, reasons, parent_keys)
+    key_hashes = _key_rules(spec, typed, reasons, parent_keys, seen)
     bad = reasons.mask
     quarantined = quarantine_frame(raw[bad], reasons.joined())
-    return ValidationResult(typed[~bad].reset_index(drop=True), quarantined)
+    accepted = typed[~bad].reset_index(drop=True)
+    return ValidationResult(accepted, quarantined, _notices(spec, accepted), key_hashes[~bad])
+
+
+def _notices(spec: Table, accepted: pd.DataFrame) -> dict[str, int]:
+    counts = {text: int((accepted[col] == 0).sum()) for col, text in NOTICES.get(spec.name, ())}
+    return {text: n for text, n in counts.items() if n}
 
 
 def _empty(spec: Table) -> pd.DataFrame:

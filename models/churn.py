@@ -14,13 +14,19 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from models._lgbm import as_1d, booster_params, feature_matrix, require_frame, select_features
+from models.btyd import BTYD_FEATURES, btyd_features, fit_btyd_or_none, upgrade_state
+from models.churn_baselines import (
+    RECENCY,
+    BgNbdChurnBaseline,
+    RecencyBaseline,
+    RfmLogisticBaseline,
+    _labels,
+    _two_columns,
+)
 from models.reasons import BIAS, FEATURE_LABELS, Reason, top_reasons
 from models.risk import BANDS, RiskThresholds, choose_risk_thresholds, risk_band
 
@@ -28,6 +34,7 @@ __all__ = [
     "BANDS",
     "DEFAULT_MONOTONE",
     "FEATURE_LABELS",
+    "BgNbdChurnBaseline",
     "ChurnClassifier",
     "Reason",
     "RecencyBaseline",
@@ -38,8 +45,6 @@ __all__ = [
     "top_reasons",
 ]
 
-RECENCY = "recency_days"
-RFM_COLUMNS = (RECENCY, "orders_365d", "spend_365d")
 
 #: Directions we are sure of, all else equal: +1 = a larger value never lowers churn risk, -1 = never raises it.
 DEFAULT_MONOTONE: dict[str, int] = {
@@ -52,6 +57,13 @@ DEFAULT_MONOTONE: dict[str, int] = {
     "tickets_unresolved": 1,
     "late_deliveries": 1,
     "mean_delivery_delay_days": 1,
+}
+#: Columns the classifier derives from the inputs (BG/NBD fitted on the training rows), with their directions.
+DERIVED_MONOTONE: dict[str, int] = {
+    "btyd_p_no_order": 1,
+    "btyd_p_alive": -1,
+    "overdue_ratio": 1,
+    "btyd_expected_spend": -1,
 }
 CALIBRATIONS = ("isotonic", "sigmoid", "none")
 
@@ -77,19 +89,6 @@ class CentredIsotonic:
         return np.interp(raw, self.centres_, self.values_)
 
 
-def _labels(y: Any, n: int, what: str = "y") -> np.ndarray:
-    arr = as_1d(y, n, what)
-    if not np.isin(arr, (0.0, 1.0)).all():
-        raise ValueError(f"{what} must contain only 0 (stays) and 1 (churns)")
-    if arr.min() == arr.max():
-        raise ValueError(f"{what} holds a single class; churn needs both stayers and churners")
-    return arr.astype(int)
-
-
-def _two_columns(p: np.ndarray) -> np.ndarray:
-    return np.column_stack([1.0 - p, p])
-
-
 class ChurnClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM churn classifier with monotone constraints and held-out probability calibration.
 
@@ -103,6 +102,11 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         calib_fraction: share of the last rows held out for calibration when no calibration set is given.
         n_jobs: LightGBM threads; fixed (1) by default so a seed reproduces a model on any machine.
         random_state: the only source of randomness (bagging, feature sampling).
+        btyd_horizon_days: when set (and the frequency / recency / age columns exist), a BG/NBD model is fitted on
+            the training rows and its view of each user joins the booster's inputs (:func:`models.btyd.btyd_features`:
+            P(no order in this many days), P(still active), the overdue ratio, expected spend). "Silent for longer
+            than usual for this user" is a ratio trees cannot build from single-column splits; it is what the
+            smooth baselines read better on small shops.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         calib_fraction: float = 0.2,
         n_jobs: int = 1,
         random_state: int = 42,
+        btyd_horizon_days: int | None = 90,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -134,6 +139,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         self.calib_fraction = calib_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.btyd_horizon_days = btyd_horizon_days
 
     def fit(self, X: pd.DataFrame, y: Any, X_calib: pd.DataFrame | None = None, y_calib: Any = None) -> ChurnClassifier:
         """Fit the booster on (X, y) and the calibrator on (X_calib, y_calib), never on training rows.
@@ -154,32 +160,43 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         y_cal = _labels(y_calib, len(require_frame(X_calib, "X_calib")), "y_calib")
         self.feature_names_ = select_features(X)
         self.n_features_in_ = len(self.feature_names_)
+        self.btyd_ = fit_btyd_or_none(X, self.btyd_horizon_days is not None, self.random_state)
+        self.model_features_ = [*self.feature_names_, *(BTYD_FEATURES if self.btyd_ is not None else ())]
         self.monotone_ = self._monotone_map()
         self.classes_ = np.array([0, 1])
-        x_fit, x_cal = feature_matrix(X, self.feature_names_), feature_matrix(X_calib, self.feature_names_)
+        x_fit, x_cal = self._matrix(X), self._matrix(X_calib)
         self.booster_ = self._train(x_fit, y_fit, x_cal, y_cal)
         self._fit_calibrator(self.booster_.predict(x_cal, raw_score=True), y_cal)
         return self
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(upgrade_state(state))
+
+    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The booster's input: the fitted columns plus the BG/NBD-derived ones (see ``btyd_horizon_days``)."""
+        x = feature_matrix(X, self.feature_names_)
+        return x if self.btyd_ is None else btyd_features(self.btyd_, x, self.btyd_horizon_days)
+
     def _monotone_map(self) -> dict[str, int]:
         """The constraints that apply to the fitted columns; explicit unknown names are typos and fail."""
+        derived = {k: v for k, v in DERIVED_MONOTONE.items() if k in self.model_features_}
         if self.monotone is None:
-            return {k: v for k, v in DEFAULT_MONOTONE.items() if k in self.feature_names_}
-        unknown = sorted(set(self.monotone) - set(self.feature_names_))
+            return {k: v for k, v in DEFAULT_MONOTONE.items() if k in self.feature_names_} | derived
+        unknown = sorted(set(self.monotone) - set(self.model_features_))
         if unknown:
             raise ValueError(f"monotone names column(s) not in X: {', '.join(unknown)}")
         bad = {k: v for k, v in self.monotone.items() if v not in (-1, 0, 1)}
         if bad:
             raise ValueError(f"monotone directions must be -1, 0 or 1: {bad}")
-        return dict(self.monotone)
+        return derived | dict(self.monotone)
 
     def _train(self, x_fit: pd.DataFrame, y_fit: np.ndarray, x_cal: pd.DataFrame, y_cal: np.ndarray) -> lgb.Booster:
         """Boost with early stopping on the calibration set; keep only the trees up to the best round."""
-        constraints = [self.monotone_.get(n, 0) for n in self.feature_names_]
+        constraints = [self.monotone_.get(n, 0) for n in self.model_features_]
         params = booster_params(
             self, "binary", monotone_constraints=constraints, monotone_constraints_method="intermediate"
         )
-        train = lgb.Dataset(x_fit, y_fit, feature_name=self.feature_names_, params={"verbosity": -1})
+        train = lgb.Dataset(x_fit, y_fit, feature_name=self.model_features_, params={"verbosity": -1})
         valid = lgb.Dataset(x_cal, y_cal, reference=train)
         callbacks = []
         if self.early_stopping_rounds:
@@ -211,7 +228,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Raw log-odds of the booster (before calibration); what the contributions sum to."""
-        return self.booster_.predict(feature_matrix(X, self.feature_names_), raw_score=True)
+        return self.booster_.predict(self._matrix(X), raw_score=True)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(churn). Monotone in the constrained features."""
@@ -226,64 +243,13 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
 
         About a thousand times the cost of ``predict``: call it for the rows you explain, not for batch scoring.
         """
-        x = feature_matrix(X, self.feature_names_)
-        phi = self.booster_.predict(x, pred_contrib=True)
-        return pd.DataFrame(phi, columns=[*self.feature_names_, BIAS], index=X.index)
+        phi = self.booster_.predict(self._matrix(X), pred_contrib=True)
+        return pd.DataFrame(phi, columns=[*self.model_features_, BIAS], index=X.index)
 
+    def model_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """What the booster sees: the input features plus the derived BG/NBD columns (if any), float64."""
+        return self._matrix(X)
 
-def _log1p_nonneg(x: np.ndarray) -> np.ndarray:
-    """log1p of values clipped at 0 (counts, money and days are non-negative; NaN stays NaN)."""
-    return np.log1p(np.clip(x, 0.0, None))
-
-
-class RecencyBaseline(ClassifierMixin, BaseEstimator):
-    """Churn probability from days since last order alone (isotonic, non-decreasing): the operator's rule of thumb.
-
-    Users who never ordered (NaN recency) count as silent for longer than anyone seen in training.
-    """
-
-    def fit(self, X: pd.DataFrame, y: Any) -> RecencyBaseline:
-        """Fit the isotonic map recency -> churn rate on the training rows."""
-        r = feature_matrix(require_frame(X), [RECENCY])[RECENCY].to_numpy()
-        y_arr = _labels(y, len(r))
-        self.fill_value_ = float(np.nanmax(r) + 1.0) if np.isfinite(r).any() else 0.0
-        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-        self.isotonic_.fit(np.nan_to_num(r, nan=self.fill_value_), y_arr)
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities, shape (n, 2)."""
-        r = feature_matrix(X, [RECENCY])[RECENCY].to_numpy()
-        return _two_columns(self.isotonic_.predict(np.nan_to_num(r, nan=self.fill_value_)))
-
-
-class RfmLogisticBaseline(ClassifierMixin, BaseEstimator):
-    """Logistic regression on log1p recency, 365-day orders and 365-day spend: the classic RFM churn model.
-
-    Missing recency (never ordered) is median-imputed with a missing-indicator column, then standardised.
-    """
-
-    def __init__(self, C: float = 1.0, random_state: int = 42) -> None:
-        self.C = C
-        self.random_state = random_state
-
-    def fit(self, X: pd.DataFrame, y: Any) -> RfmLogisticBaseline:
-        """Fit the imputation, scaling and logistic regression on the training rows."""
-        x = feature_matrix(require_frame(X), RFM_COLUMNS)
-        y_arr = _labels(y, len(x))
-        self.pipeline_ = Pipeline(
-            [
-                ("log1p", FunctionTransformer(_log1p_nonneg)),
-                ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-                ("scale", StandardScaler()),
-                ("logit", LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)),
-            ]
-        )
-        self.pipeline_.fit(x.to_numpy(), y_arr)
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities, shape (n, 2)."""
-        return self.pipeline_.predict_proba(feature_matrix(X, RFM_COLUMNS).to_numpy())
+    def reasons(self, X: pd.DataFrame, top_k: int = 3) -> list[list[Reason]]:
+        """The ``top_k`` readable reasons per row (TreeSHAP), derived columns included with their values."""
+        return top_reasons(self.contributions(X), self.model_frame(X), top_k=top_k)

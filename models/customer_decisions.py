@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.churn import ChurnClassifier, RiskThresholds, risk_band
 from models.decision import Record, feature_block, optional_column
-from models.recall import DEFAULT_RULES, RecallRule, recall_action
+from models.recall import DEFAULT_RULES, RecallRule, explain_action, recall_action
 from models.tiering import TIER_LABELS_EN, TIER_LABELS_ZH
 
 PREDICTED_LTV = "predicted_ltv"
@@ -110,6 +110,7 @@ class ChurnDecision:
         records = []
         for i, (p, band, tier, ltv) in enumerate(zip(proba, bands, tiers, values, strict=True)):
             action = recall_action(str(tier) if tier is not None else "*", str(band), self.rules)
+            rule = explain_action(float(p), str(band), str(tier) if tier is not None else "*", action, self.thresholds)
             records.append(
                 {
                     "churn_probability": float(p),
@@ -123,6 +124,7 @@ class ChurnDecision:
                         "label_en": action.label_en,
                         "channel": action.channel,
                     },
+                    "rule": rule,
                     "reasons": [] if reasons is None else [asdict(r) for r in reasons[i]],
                 }
             )

@@ -184,6 +184,37 @@ def adjusted_rand(a: Any, b: Any) -> float:
     return float((index - expected) / (maximum - expected))
 
 
+def top_share_captured(y: Any, pred: Any, fraction: float = 0.1) -> float:
+    """Share of the total of ``y`` held by the top ``fraction`` of rows by ``pred``, in [0, 1] (1 = all of it).
+
+    For lifetime value: how much of next period's spend the users ranked highest by the model really bring.
+    """
+    y_arr = np.asarray(y, dtype="float64").ravel()
+    p_arr = np.asarray(pred, dtype="float64").ravel()
+    total = y_arr.sum()
+    if total <= 0:
+        return float("nan")
+    top = int(np.ceil(fraction * y_arr.size))
+    return float(y_arr[np.argsort(-p_arr, kind="stable")[:top]].sum() / total)
+
+
+def regression_report(y: Any, pred: Any) -> dict[str, float]:
+    """RMSE, MAE, bias (mean pred - mean y), Spearman and top-decile capture of one scored set."""
+    y_arr = np.asarray(y, dtype="float64").ravel()
+    p_arr = np.asarray(pred, dtype="float64").ravel()
+    if y_arr.shape != p_arr.shape:
+        raise ValueError(f"y has {y_arr.size} values but pred has {p_arr.size}")
+    err = p_arr - y_arr
+    return {
+        "n": float(y_arr.size),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "bias": float(err.mean()),
+        "spearman": spearman(y_arr, p_arr),
+        "top_decile_capture": top_share_captured(y_arr, p_arr, 0.1),
+    }
+
+
 def classification_report(y: Any, p: Any) -> dict[str, float]:
     """Every probability metric above for one scored set, keyed for logging (e.g. as MLflow metrics)."""
     y_arr, p_arr = _binary(y, p)
@@ -197,4 +228,94 @@ def classification_report(y: Any, p: Any) -> dict[str, float]:
         "brier": brier(y_arr, p_arr),
         "ece": expected_calibration_error(y_arr, p_arr),
         "lift_at_10": lift_at(y_arr, p_arr, 0.1),
+    }
+
+
+# --- top-k recommendation metrics (binary relevance; one truth set and one ranked list per user) ---
+
+
+def _ranked_pairs(truth: Any, recs: Any) -> list[tuple[set, list]]:
+    """Validated per-user (relevant set, ranked list) pairs; users without relevant items are an input error."""
+    truth_list, recs_list = list(truth), list(recs)
+    if len(truth_list) != len(recs_list):
+        raise ValueError(f"truth has {len(truth_list)} users but recs has {len(recs_list)}")
+    if not truth_list:
+        raise ValueError("empty input")
+    pairs = [(set(t), list(r)) for t, r in zip(truth_list, recs_list, strict=True)]
+    if any(not t for t, _ in pairs):
+        raise ValueError("every user needs at least one relevant item (drop users with an empty truth set)")
+    return pairs
+
+
+def _hits(relevant: set, ranked: list, k: int) -> np.ndarray:
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    return np.array([item in relevant for item in ranked[:k]], dtype="float64")
+
+
+def ndcg_at_k(truth: Any, recs: Any, k: int = 10) -> float:
+    """Mean nDCG@k over users, in [0, 1]; binary gains, ``DCG = sum_i rel_i / log2(i + 2)`` over the top k.
+
+    The ideal DCG puts ``min(|relevant|, k)`` hits first (scikit-learn's ``ndcg_score`` with ``k`` agrees).
+    """
+    scores = []
+    for relevant, ranked in _ranked_pairs(truth, recs):
+        hits = _hits(relevant, ranked, k)
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        ideal = discounts[: min(len(relevant), k)].sum()
+        scores.append(float((hits * discounts[: hits.size]).sum() / ideal))
+    return float(np.mean(scores))
+
+
+def recall_at_k(truth: Any, recs: Any, k: int = 20) -> float:
+    """Mean recall@k over users, in [0, 1]: relevant items in the top k divided by all relevant items."""
+    return float(np.mean([_hits(rel, ranked, k).sum() / len(rel) for rel, ranked in _ranked_pairs(truth, recs)]))
+
+
+def map_at_k(truth: Any, recs: Any, k: int = 10) -> float:
+    """Mean average precision@k, in [0, 1]: ``sum_i P@i * rel_i / min(|relevant|, k)`` averaged over users."""
+    scores = []
+    for relevant, ranked in _ranked_pairs(truth, recs):
+        hits = _hits(relevant, ranked, k)
+        precision = np.cumsum(hits) / np.arange(1, hits.size + 1) if hits.size else hits
+        scores.append(float((precision * hits).sum() / min(len(relevant), k)))
+    return float(np.mean(scores))
+
+
+def hit_rate_at_k(truth: Any, recs: Any, k: int = 10) -> float:
+    """Share of users with at least one relevant item in the top k, in [0, 1]."""
+    return float(np.mean([_hits(rel, ranked, k).any() for rel, ranked in _ranked_pairs(truth, recs)]))
+
+
+def catalogue_coverage(recs: Any, catalogue_size: int, k: int = 10) -> float:
+    """Distinct items in anyone's top k divided by the catalogue size, in [0, 1] (low = everyone gets the same)."""
+    if catalogue_size < 1:
+        raise ValueError("catalogue_size must be >= 1")
+    distinct = {item for ranked in recs for item in list(ranked)[:k]}
+    return float(len(distinct) / catalogue_size)
+
+
+def novelty_at_k(recs: Any, popularity: Any, k: int = 10) -> float:
+    """Mean self-information ``-log2 p(item)`` of recommended items, in [0, inf); higher = less obvious items.
+
+    ``popularity`` maps an item to the share of training users who interacted with it; items missing from it (or
+    with share 0, never seen in training) count with the smallest positive share, i.e. as the rarest seen item.
+    """
+    pop = dict(popularity)
+    floor = min((p for p in pop.values() if p > 0), default=1.0)
+    values = [-np.log2(pop.get(item) or floor) for ranked in recs for item in list(ranked)[:k]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def ranking_report(truth: Any, recs: Any, catalogue_size: int, popularity: Any) -> dict[str, float]:
+    """The recommendation metrics of the benchmarks and the champion gate, keyed for logging."""
+    truth_list, recs_list = list(truth), list(recs)
+    return {
+        "users": float(len(truth_list)),
+        "ndcg_at_10": ndcg_at_k(truth_list, recs_list, 10),
+        "recall_at_20": recall_at_k(truth_list, recs_list, 20),
+        "map_at_10": map_at_k(truth_list, recs_list, 10),
+        "hit_rate_at_10": hit_rate_at_k(truth_list, recs_list, 10),
+        "coverage_at_10": catalogue_coverage(recs_list, catalogue_size, 10),
+        "novelty_at_10": novelty_at_k(recs_list, popularity, 10),
     }

@@ -17,6 +17,7 @@ BIAS = "bias"
 FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "recency_days": ("距上次购买天数", "days since last order"),
     "tenure_days": ("注册天数", "days since signup"),
+    "first_order_days": ("距首次购买天数", "days since first order"),
     "orders_total": ("累计订单数", "orders ever"),
     "spend_total": ("累计消费金额", "spend ever"),
     "orders_30d": ("近30天订单数", "orders in last 30 days"),
@@ -46,6 +47,10 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "carts_30d": ("近30天加购次数", "add-to-carts in last 30 days"),
     "days_since_last_event": ("距上次浏览天数", "days since last visit"),
     "predicted_ltv": ("预测未来消费", "predicted future spend"),
+    "btyd_p_no_order": ("周期内不复购概率 (BG/NBD)", "chance of no order in the horizon (BG/NBD)"),
+    "btyd_p_alive": ("仍活跃概率 (BG/NBD)", "probability still an active customer (BG/NBD)"),
+    "overdue_ratio": ("超出平时购买间隔倍数", "days since last order / usual gap between orders"),
+    "btyd_expected_spend": ("预期周期内消费 (BG/NBD)", "expected spend in the horizon (BG/NBD)"),
 }
 
 
@@ -76,18 +81,17 @@ def top_reasons(contributions: pd.DataFrame, X: pd.DataFrame, top_k: int = 3) ->
 
     Rows of ``contributions`` and ``X`` are matched by position. Features contributing exactly zero are not
     reasons, so a row can have fewer than ``top_k``; ties keep the feature order. With ``top_k`` = all features,
-    the contributions plus ``bias`` sum to the model's raw log-odds.
+    the contributions plus ``bias`` sum to the model's raw log-odds. A column the model derives itself (e.g. the
+    churn classifier's BG/NBD inputs) that ``X`` does not hold is a reason with value None; pass the model's own
+    frame (``ChurnClassifier.model_frame``) to get its values.
     """
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
     if len(contributions) != len(X):
         raise ValueError(f"{len(contributions)} contribution rows for {len(X)} feature rows")
     names = [n for n in contributions.columns if n != BIAS]
-    missing = [n for n in names if n not in X.columns]
-    if missing:
-        raise ValueError(f"X lacks column(s) named in contributions: {', '.join(missing)}")
     phi = contributions[names].to_numpy(dtype="float64")
-    values = X[names].to_numpy(dtype="float64")
+    values = X.reindex(columns=names).to_numpy(dtype="float64")
     order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :top_k]
     labels = [feature_label(n) for n in names]
     out: list[list[Reason]] = []

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from models.risk import BANDS
+from models.risk import BANDS, RiskThresholds, band_reason
 from models.tiering import TIERS
 
 WILDCARD = "*"
@@ -88,6 +88,16 @@ def recall_action(tier: str, band: str, rules: Iterable[RecallRule] = DEFAULT_RU
     if not matches:
         raise LookupError(f"no recall rule for tier={tier!r}, band={band!r}")
     return max(matches, key=_specificity)
+
+
+def explain_action(probability: float, band: str, tier: str, rule: RecallRule, thresholds: RiskThresholds) -> str:
+    """The band and the action of one user in one line, e.g. for the ``rule`` field of a churn response.
+
+    "P(churn) 0.82 >= 0.78: churn odds >= 1.5x the shop's (this shop's churn rate 0.70) -> high; tier active x high
+    -> targeted_coupon (rule active/*)" names the numbers behind the band and the table row that chose the action.
+    """
+    why = band_reason(float(probability), band, thresholds)
+    return f"{why} -> {band}; tier {tier} x {band} -> {rule.action} (rule {rule.tier}/{rule.band})"
 
 
 def _check_value(kind: str, value: str, allowed: Iterable[str]) -> None:

@@ -14,109 +14,53 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import ThreadpoolController
 
 from models.metrics import adjusted_rand
+from models.rfm import (
+    FEATURES,
+    LTV,
+    ORDERS,
+    RECENCY,
+    SPEND,
+    TENURE,
+    TIER,
+    TIER_LABELS_EN,
+    TIER_LABELS_ZH,
+    TIERS,
+    RfmRuleTiering,
+    RfmScorer,
+    _require_columns,
+    rfm_scores,
+    tier_report,
+    tier_stability,
+)
 
-TIERS: tuple[str, ...] = ("high_value", "potential_high_value", "active", "new", "at_risk", "lost")
-TIER_LABELS_ZH: dict[str, str] = {
-    "high_value": "高价值",
-    "potential_high_value": "潜在高价值",
-    "active": "活跃",
-    "new": "新用户",
-    "at_risk": "流失风险",
-    "lost": "已流失",
-}
-TIER_LABELS_EN: dict[str, str] = {
-    "high_value": "high value",
-    "potential_high_value": "potential high value",
-    "active": "active",
-    "new": "new",
-    "at_risk": "at risk",
-    "lost": "lost",
-}
-RECENCY, ORDERS, SPEND, TENURE, LTV = "recency_days", "orders_365d", "spend_365d", "tenure_days", "predicted_ltv"
-FEATURES: tuple[str, ...] = (RECENCY, ORDERS, SPEND, TENURE, LTV)
-TIER = "tier"
+__all__ = [
+    "FEATURES",
+    "TIER",
+    "TIERS",
+    "TIER_LABELS_EN",
+    "TIER_LABELS_ZH",
+    "RfmRuleTiering",
+    "RfmScorer",
+    "TieringModel",
+    "rfm_scores",
+    "tier_report",
+    "tier_stability",
+]
+
+
+FALLBACKS = ("auto", "never", "always")
 
 
 @functools.cache
 def _threads() -> ThreadpoolController:
     """One controller per process: building one reads /proc/self/maps (~3 ms), too slow for a per-request call."""
     return ThreadpoolController()
-
-
-def _quintile_score(values: np.ndarray) -> np.ndarray:
-    """1..5 by rank (higher value, higher score); tied values share the lowest score their group reaches."""
-    ranks = rankdata(values, method="min")
-    return 1 + np.floor(5 * (ranks - 1) / len(values)).astype(int)
-
-
-def rfm_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """Recency, frequency and monetary scores in 1..5 (5 = best) by quintile of the users given.
-
-    Recency is ``recency_days`` (fewer days is better; never-ordered users get r=1), frequency ``orders_365d`` and
-    monetary ``spend_365d`` (missing counts as 0). Ties share a score, so a column with many zeros does not split
-    identical users across scores by row order. Index follows ``frame``.
-    """
-    _require_columns(frame, (RECENCY, ORDERS, SPEND))
-    out = pd.DataFrame(index=frame.index)
-    if len(frame) == 0:
-        return out.assign(r_score=pd.Series(dtype=int), f_score=pd.Series(dtype=int), m_score=pd.Series(dtype=int))
-    recency = frame[RECENCY].to_numpy(dtype="float64")
-    r_score = np.ones(len(frame), dtype=int)
-    seen = ~np.isnan(recency)
-    if seen.any():
-        r_score[seen] = _quintile_score(-recency[seen])
-    out["r_score"] = r_score
-    out["f_score"] = _quintile_score(np.nan_to_num(frame[ORDERS].to_numpy(dtype="float64"), nan=0.0))
-    out["m_score"] = _quintile_score(np.nan_to_num(frame[SPEND].to_numpy(dtype="float64"), nan=0.0))
-    return out
-
-
-class RfmScorer:
-    """R, F and M scores in 1..5 against quintile cut points learned on a reference population.
-
-    ``rfm_scores`` ranks the users it is given; a service scoring one user at a time needs fixed cut points instead,
-    so a user's scores never depend on who else is in the request. A value on a cut point takes the lower score.
-    """
-
-    def fit(self, frame: pd.DataFrame) -> RfmScorer:
-        _require_columns(frame, (RECENCY, ORDERS, SPEND))
-        quantiles = [0.2, 0.4, 0.6, 0.8]
-        values = self._values(frame)
-        self.edges_ = {
-            name: np.nanquantile(v, quantiles) if np.isfinite(v).any() else np.zeros(4) for name, v in values.items()
-        }
-        return self
-
-    @staticmethod
-    def _values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {
-            "r_score": -frame[RECENCY].to_numpy(dtype="float64"),
-            "f_score": np.nan_to_num(frame[ORDERS].to_numpy(dtype="float64"), nan=0.0),
-            "m_score": np.nan_to_num(frame[SPEND].to_numpy(dtype="float64"), nan=0.0),
-        }
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Scores for any users; never-ordered users (no recency) get r=1."""
-        out = pd.DataFrame(index=frame.index)
-        for name, v in self._values(frame).items():
-            score = 1 + np.searchsorted(self.edges_[name], v, side="left")
-            out[name] = np.where(np.isnan(v), 1, score).astype(int)
-        return out
-
-
-def _require_columns(frame: Any, names: tuple[str, ...]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame, got {type(frame).__name__}")
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks column(s): {', '.join(missing)}")
 
 
 def _log_features(frame: pd.DataFrame) -> np.ndarray:
@@ -156,6 +100,10 @@ class TieringModel(BaseEstimator):
         n_init: K-means restarts per k; silhouette_sample: users scored per k (silhouette is quadratic).
         n_jobs: threads for K-means and BLAS (1: fast on shared machines, where OpenMP spinning hurts, and
             reproducible across machines).
+        fallback: "auto" (default) predicts with the handbooks' RFM rules (:class:`RfmRuleTiering`) when K-means is
+            less stable than them or leaves more tiers empty on the training users (``fallback_`` says which
+            happened, ``fallback_check_`` shows the figures); "never" / "always" force one method.
+        stability_margin: how much more stable than the rules K-means must be to be kept.
     """
 
     def __init__(
@@ -170,6 +118,8 @@ class TieringModel(BaseEstimator):
         n_init: int = 4,
         silhouette_sample: int = 4000,
         n_jobs: int = 1,
+        fallback: str = "auto",
+        stability_margin: float = 0.0,
     ) -> None:
         self.k_min = k_min
         self.k_max = k_max
@@ -181,6 +131,8 @@ class TieringModel(BaseEstimator):
         self.n_init = n_init
         self.silhouette_sample = silhouette_sample
         self.n_jobs = n_jobs
+        self.fallback = fallback
+        self.stability_margin = stability_margin
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> TieringModel:
         """Standardise, cluster for every k in [k_min, k_max], keep the best silhouette, then name the clusters."""
@@ -217,7 +169,45 @@ class TieringModel(BaseEstimator):
         self._name_clusters(reference)
         self.profile_ = self._profile(frame, best.labels_)
         self.rfm_ = RfmScorer().fit(frame)
+        self.rules_ = RfmRuleTiering(new_days=self.new_days).fit(frame)
+        self._choose_method(frame)
         return self
+
+    def _choose_method(self, frame: pd.DataFrame) -> None:
+        """Keep K-means only if it is at least as stable as the RFM rules and leaves no more tiers empty.
+
+        Stability is measured on the training users alone: both methods are refitted on two random halves (the
+        second K-means fit named after the first's centroids, as a retrain is) and the adjusted Rand index of the
+        two fits' tiers on all users is compared. Sets ``fallback_`` (True = predictions come from the rules) and
+        ``fallback_check_`` (the figures behind the choice).
+        """
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        self.fallback_check_: dict[str, float] = {}
+        if self.fallback == "auto":
+            check = self._split_half_check(frame)
+            self.fallback_check_ = check
+            worse = check["kmeans_stability"] < check["rules_stability"] + self.stability_margin
+            emptier = check["kmeans_empty_tiers"] > check["rules_empty_tiers"]
+            self.fallback_ = bool(worse or emptier)
+        else:
+            self.fallback_ = self.fallback == "always"
+        self.method_ = "rules" if self.fallback_ else "kmeans"
+
+    def _split_half_check(self, frame: pd.DataFrame) -> dict[str, float]:
+        order = np.random.default_rng(self.random_state).permutation(len(frame))
+        half_a, half_b = frame.iloc[order[: len(order) // 2]], frame.iloc[order[len(order) // 2 :]]
+        params = self.get_params() | {"fallback": "never", "reference_centroids": None}
+        first = TieringModel(**params).fit(half_a)
+        second = TieringModel(**params | {"reference_centroids": first.centroids_}).fit(half_b)
+        rules_a, rules_b = (RfmRuleTiering(new_days=self.new_days).fit(h) for h in (half_a, half_b))
+        own, rules = self._kmeans_tiers(frame), self.rules_.predict(frame)
+        return {
+            "kmeans_stability": adjusted_rand(first.predict(frame), second.predict(frame)),
+            "rules_stability": adjusted_rand(rules_a.predict(frame), rules_b.predict(frame)),
+            "kmeans_empty_tiers": float(len(set(TIERS) - set(own))),
+            "rules_empty_tiers": float(len(set(TIERS) - set(rules))),
+        }
 
     def rfm(self, frame: pd.DataFrame) -> pd.DataFrame:
         """R/F/M scores against the cut points of the population this model was fitted on."""
@@ -296,6 +286,11 @@ class TieringModel(BaseEstimator):
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Tier name per user."""
+        if self.fallback_:
+            return self.rules_.predict(frame)
+        return self._kmeans_tiers(frame)
+
+    def _kmeans_tiers(self, frame: pd.DataFrame) -> np.ndarray:
         return self.tier_names_[self.cluster_ids(frame)].astype(str)
 
     def holdout_silhouette(self, frame: pd.DataFrame, random_state: int | None = None) -> float:
@@ -305,7 +300,7 @@ class TieringModel(BaseEstimator):
         users, so two model versions can be compared on the same holdout.
         """
         z = self._z(frame)
-        labels = self.cluster_ids(frame)
+        labels = self.predict(frame) if self.fallback_ else self.cluster_ids(frame)
         seed = self.random_state if random_state is None else random_state
         sample = np.random.default_rng(seed).choice(len(z), size=min(len(z), self.silhouette_sample), replace=False)
         if len(np.unique(labels[sample])) < 2:
@@ -322,43 +317,3 @@ def _match_names(z: np.ndarray, reference: np.ndarray, ref_names: list[str]) -> 
     for i, j in zip(rows, cols, strict=True):
         names[i] = ref_names[j]
     return names
-
-
-def tier_report(tiers: Any, revenue: Any) -> pd.DataFrame:
-    """Users, user share, revenue and revenue share per tier (all tiers, in :data:`TIERS` order).
-
-    ``revenue`` is per user (e.g. spend over the evaluation window), aligned with ``tiers`` by position. The
-    handbooks expect high-value users to be 10-15% of users bringing most revenue; this shows where the data lands.
-    """
-    t = np.asarray(tiers).astype(str).ravel()
-    r = np.asarray(revenue, dtype="float64").ravel()
-    if t.shape != r.shape:
-        raise ValueError(f"{t.size} tiers for {r.size} revenue values")
-    unknown = sorted(set(t) - set(TIERS))
-    if unknown:
-        raise ValueError(f"unknown tier(s): {', '.join(unknown)}")
-    frame = pd.DataFrame({TIER: t, "revenue": np.nan_to_num(r)})
-    agg = frame.groupby(TIER).agg(users=("revenue", "size"), revenue=("revenue", "sum")).reindex(list(TIERS))
-    agg = agg.fillna(0.0)
-    agg["users"] = agg["users"].astype(int)
-    agg.insert(0, "tier_zh", [TIER_LABELS_ZH[x] for x in agg.index])
-    agg.insert(2, "user_share", agg["users"] / max(len(t), 1))
-    total = agg["revenue"].sum()
-    agg["revenue_share"] = agg["revenue"] / total if total > 0 else 0.0
-    agg["revenue_per_user"] = agg["revenue"] / agg["users"].where(agg["users"] > 0)
-    agg.index.name = TIER
-    return agg
-
-
-def tier_stability(tiers_a: Any, tiers_b: Any) -> float:
-    """Adjusted Rand index of two tier assignments on the users both have, in [-0.5, 1] (1 = same grouping).
-
-    Two Series are aligned on their index (user ids); plain arrays must be aligned by position. NaN without
-    common users.
-    """
-    if isinstance(tiers_a, pd.Series) and isinstance(tiers_b, pd.Series):
-        common = tiers_a.index.intersection(tiers_b.index)
-        if len(common) == 0:
-            return float("nan")
-        return adjusted_rand(tiers_a.loc[common].astype(str), tiers_b.loc[common].astype(str))
-    return adjusted_rand(np.asarray(tiers_a).astype(str), np.asarray(tiers_b).astype(str))

@@ -14,73 +14,76 @@
 # %% [markdown]
 # # Churn retraining (流失预警模型重训)
 #
-# For data scientists: retrain the churn decision on a dataset with your own LightGBM settings, compare it with the
-# baselines and the current champion on the same time-split holdout, and look at what drives the risk. The run goes
-# through the same runner and champion gate as `shopsense train churn`, so a notebook experiment can never
-# silently replace a better production model.
+# For data scientists: retrain the churn decision (no order in the next 90 days) with your own
+# LightGBM settings, compare it with the recency, RFM-logistic baselines and the current champion on the same time-split
+# holdout, and look at what drives the prediction. The run goes through the same runner and champion gate as
+# `shopsense train churn`, so an experiment here can never silently replace a better production model.
+#
+# **A notebook for another decision** (demand, reviews, recommend ...) is this file with `DECISION` and `PARAMS`
+# changed: every helper below works for any registered decision.
 #
 # Open it with `jupytext --to notebook notebooks/churn_retraining.py` or run it as a script.
 
 # %% tags=["parameters"]
+DECISION = "churn"
 DATASET = "synthetic"  # any dataset ingested under SHOPSENSE_DATA_DIR
-HORIZON_DAYS = 90  # churned = no order in the next H days
-CLASSIFIER_PARAMS = {"num_leaves": 15, "n_estimators": 300, "learning_rate": 0.05}
+PARAMS = {"num_leaves": 15, "n_estimators": 300, "learning_rate": 0.05}  # estimator overrides
+SEED = 42
 
 # %%
-import json
-
-import pandas as pd
-
 from features.settings import get_settings
-from training import decisions, runner, tracking
+from training import tracking
 from training.decisions.spec import TrainOptions
+from training.reports import notebook as nb
+from training.runner import run_decision
 
 settings = get_settings()
 tracking.configure(settings)
-champion_before = tracking.champion_version(tracking.registered_name("churn", DATASET))
-print("tracking store:", settings.tracking_uri, "| champion before:", champion_before)
+options = TrainOptions(seed=SEED, params=PARAMS)
+print("tracking store:", settings.tracking_uri)
+print("champion before:", tracking.champion_version(tracking.registered_name(DECISION, DATASET, settings)))
+print("upstream trained now:", nb.train_upstream(DECISION, DATASET, settings))
 
 # %% [markdown]
-# ## Upstream decisions first
-# Churn reads the tier and the lifetime value of their champions; train them if this dataset has none yet.
+# ## Look at the data
+# Rows per time part (train, validation, test cutoffs) and the label's mean: the split is by time, never random.
 
 # %%
-for spec in decisions.in_dependency_order(["churn"])[:-1]:
-    if tracking.champion_version(tracking.registered_name(spec.name, DATASET)) is None:
-        upstream = runner.run_decision(spec.name, DATASET, TrainOptions(), settings)
-        print(f"trained {spec.name}: v{upstream.version} @{upstream.alias}")
+nb.describe(DECISION, DATASET, settings, options)
 
 # %% [markdown]
-# ## Train, evaluate against the baselines, register
-# Metrics are on the test cutoff (the latest month whose label window is fully observed).
+# ## Train, evaluate against the baselines, register, gate
 
 # %%
-options = TrainOptions(seed=42, horizon_days=HORIZON_DAYS, params=CLASSIFIER_PARAMS)
-result = runner.run_decision("churn", DATASET, options, settings)
-table = pd.DataFrame({"lightgbm": result.metrics, **result.baselines}).T
-table[["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10"]].round(4)
+result = run_decision(DECISION, DATASET, options, settings)
+nb.comparison(result).round(4)
 
 # %% [markdown]
-# ## Did it become champion?
+# ## The gate's verdict and the model against its best baseline
 
 # %%
-gate = result.extra["gate"]
-print(f"version {result.version} -> @{result.alias}; champion score before: {gate['champion_score']}")
-best_baseline = max(b["roc_auc"] for b in result.baselines.values())
-summary = {"roc_auc": result.metrics["roc_auc"], "best_baseline_roc_auc": best_baseline, "alias": result.alias}
-with open("notebook_result.json", "w") as handle:  # read by the notebook test
-    json.dump(summary, handle)
-summary
+nb.write_summary(nb.summary(result))
 
 # %% [markdown]
-# ## What drives risk: reasons for the users with the most value at risk in the holdout
+# ## What drives the prediction (TreeSHAP on the latest users; direction +1 = larger value, larger prediction)
 
 # %%
-data = runner.prepare(decisions.get("churn"), settings.dataset(DATASET), settings, options)
-test = data.part("test")
+nb.explanations(result, settings)
+
+# %% [markdown]
+# ## Who to call: the users with the most value at risk now, with the recall action and the reasons
+
+# %%
+from training import decisions
+from training.reports import build
+
+ctx = build.context(decisions.get(DECISION), settings.dataset(DATASET), settings, "zh", {})
 model = tracking.load_model(result.model_name, result.version)
-records = pd.DataFrame(model.decide(test, explain=True)).assign(user_id=test["user_id"].to_numpy())
-top = records.sort_values("value_at_risk", ascending=False).head(5)
-top.assign(action=top["recall_action"].map(lambda a: a["label_zh"]))[
-    ["user_id", "churn_probability", "risk_band", "value_at_risk", "tier", "action", "reasons"]
-]
+records = model.decide(ctx.latest.head(2000), explain=True, top_k=2)
+calls = ctx.latest.head(2000)[["user_id"]].assign(
+    p=[r["churn_probability"] for r in records],
+    value_at_risk=[r["value_at_risk"] for r in records],
+    action=[r["recall_action"]["label_zh"] for r in records],
+    reasons=["; ".join(x["label_zh"] for x in r["reasons"]) for r in records],
+)
+calls.sort_values("value_at_risk", ascending=False).head(10)

@@ -25,6 +25,10 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 
+class QueueFull(RuntimeError):
+    """The queue already holds ``max_queue`` of work: the caller should answer 503 with ``Retry-After``."""
+
+
 class Coalescer(Generic[J, R]):
     """Queue jobs from the event loop; one worker thread runs ``fn(jobs)`` on everything queued, call after call.
 
@@ -34,6 +38,9 @@ class Coalescer(Generic[J, R]):
         max_size: upper bound on the summed size of one call (a single larger job still runs alone).
         enabled: False runs each job in its own call (the unbatched baseline, same code path).
         observe: called with the number of jobs of every call (a metrics histogram).
+        max_queue: summed size of the jobs waiting (not running) beyond which :meth:`enqueue` raises
+            :class:`QueueFull`; a job alone in an empty queue is always accepted. A job whose future was
+            cancelled (deadline passed, client gone) is dropped before its call.
     """
 
     def __init__(
@@ -43,7 +50,9 @@ class Coalescer(Generic[J, R]):
         max_size: int,
         enabled: bool = True,
         observe: Callable[[int], None] | None = None,
+        max_queue: int | None = None,
     ) -> None:
+        self.max_queue = max_queue
         self.fn = fn
         self.observe = observe
         self.size = size
@@ -56,7 +65,17 @@ class Coalescer(Generic[J, R]):
         self.jobs = 0
 
     async def submit(self, job: J) -> R:
-        """The result of ``job``; raises what ``fn`` raised for its call."""
+        """The result of ``job``; raises what ``fn`` raised for its call, or :class:`QueueFull`."""
+        return await self.enqueue(job)
+
+    def queued(self) -> int:
+        """Summed size of the jobs waiting for a call (cancelled ones excluded)."""
+        return sum(self.size(job) for job, future in self._queue if not future.done())
+
+    def enqueue(self, job: J) -> asyncio.Future[R]:
+        """Queue ``job`` and return its future (cancel it to drop the job if its call has not started)."""
+        if self.max_queue is not None and self._queue and self.queued() + self.size(job) > self.max_queue:
+            raise QueueFull(f"queue holds {self.queued()} of {self.max_queue}")
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(1)
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -64,13 +83,19 @@ class Coalescer(Generic[J, R]):
         if not self._running:
             self._running = True
             asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        return future
 
     def _take(self) -> list[tuple[J, asyncio.Future[R]]]:
+        while self._queue and self._queue[0][1].done():  # cancelled while waiting: never computed
+            self._queue.popleft()
+        if not self._queue:
+            return []
         taken = [self._queue.popleft()]
         total = self.size(taken[0][0])
         while self.enabled and self._queue and total + self.size(self._queue[0][0]) <= self.max_size:
             job = self._queue.popleft()
+            if job[1].done():
+                continue
             total += self.size(job[0])
             taken.append(job)
         return taken
@@ -79,6 +104,8 @@ class Coalescer(Generic[J, R]):
         try:
             while self._queue:
                 taken = self._take()
+                if not taken:
+                    break
                 jobs = [job for job, _ in taken]
                 self.calls += 1
                 self.jobs += len(jobs)

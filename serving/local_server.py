@@ -1,19 +1,31 @@
 """Start, wait for and stop ``bentoml serve``: the environment it needs, shared by ``shopsense serve``, the live-HTTP
-tests and the benchmark."""
+tests and the benchmark.
+
+Stopping is graceful and complete: ``bentoml serve`` runs in its own process group; :func:`stop` first creates the
+drain file (every worker's ``/readyz`` turns 503, so a balancer stops sending), waits ``unready_s``, then sends
+SIGTERM to the whole group (BentoML's arbiter and uvicorn finish the requests in flight, accepting no new ones)
+and SIGKILLs whatever is left after the grace period, so no ``bentoml serve`` is ever orphaned.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from features.settings import PROJECT_ROOT, Settings
+from serving.middleware import DRAIN_FILE_ENV
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "serving.service:ShopSense"
 SERVED_DECISIONS_ENV = "SHOPSENSE_SERVED_DECISIONS"  # which decisions a Bento declares (set by `serve --build`)
@@ -26,10 +38,16 @@ def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str
     env["BENTOML_DO_NOT_TRACK"] = "True"
     env.setdefault("OMP_NUM_THREADS", "1")
     env["SHOPSENSE_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault(DRAIN_FILE_ENV, str(drain_file(settings)))
     if workers:
         options = env.get("BENTOML_CONFIG_OPTIONS", "")
         env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.shopsense.workers={workers}".strip()
     return env
+
+
+def drain_file(settings: Settings) -> Path:
+    """The flag file whose existence turns this server's /readyz to 503 (one per ``shopsense serve`` process)."""
+    return settings.data_dir.resolve() / "serving" / f"draining-{os.getpid()}"
 
 
 def free_port() -> int:
@@ -77,13 +95,81 @@ def start(
     return proc
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the whole process group, SIGKILL if it does not exit in time."""
+def stop(proc: subprocess.Popen, drain: Path | None = None, unready_s: float = 0.0, grace_s: float = 30.0) -> int:
+    """Not ready first (``drain`` file), then SIGTERM to the whole process group, SIGKILL after ``grace_s``."""
+    if drain is not None and proc.poll() is None:
+        drain.parent.mkdir(parents=True, exist_ok=True)
+        drain.touch()
+        time.sleep(unready_s)
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
+        logger.warning("bentoml serve did not stop within %.0f s: killing its process group", grace_s)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     except ProcessLookupError:
         pass
+    with contextlib.suppress(ProcessLookupError):  # the arbiter is gone; nothing of its group may outlive it
+        os.killpg(proc.pid, signal.SIGKILL)
+    if drain is not None:
+        drain.unlink(missing_ok=True)
+    return proc.returncode if proc.returncode is not None else 0
+
+
+def watch_workers(proc: subprocess.Popen, stopped: threading.Event, period_s: float = 0.5) -> threading.Thread:
+    """Log every worker process of ``proc`` that dies (BentoML restarts it silently) and when a new one appears."""
+    import psutil
+
+    def children() -> dict[int, psutil.Process]:
+        try:
+            return {c.pid: c for c in psutil.Process(proc.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            return {}
+
+    def loop() -> None:
+        known = children()
+        while not stopped.wait(period_s) and proc.poll() is None:
+            now = children()
+            for pid in set(known) - set(now):
+                logger.error("service worker pid %d died; BentoML starts a new one (it loads the models first)", pid)
+            for pid in set(now) - set(known):
+                if known:
+                    logger.warning("service process pid %d started", pid)
+            known = now
+
+    thread = threading.Thread(target=loop, name="shopsense-worker-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_foreground(command: list[str], env: dict[str, str], settings: Settings) -> int:
+    """Run ``bentoml serve`` until it exits or this process gets SIGTERM/SIGINT, then :func:`stop` it gracefully.
+
+    The signal is forwarded to the server's whole process group (never just the arbiter), so stopping
+    ``shopsense serve`` never leaves a ``bentoml serve`` holding the port.
+    """
+    drain = Path(env[DRAIN_FILE_ENV])
+    drain.unlink(missing_ok=True)
+    proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
+    stopping = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    watch_workers(proc, stopping)
+    try:
+        while proc.poll() is None and not stopping.wait(0.2):
+            pass
+        if proc.poll() is not None:
+            return proc.returncode
+        logger.warning("stopping: /readyz -> 503, draining requests in flight (up to %.0f s)", settings.serving_drain_s)
+        return stop(proc, drain, settings.serving_unready_s, settings.serving_drain_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:
+            stop(proc)

@@ -1,5 +1,6 @@
 """One ASGI middleware for what every request needs before and after the handler: a request id, the API key
-check, body size and media type limits, and the audit line.
+check, body size, media type and strict type checks, the audit line, and a JSON 500 (with the request id and a
+logged traceback) for any exception, so a request never hangs without an answer.
 
 It runs inside BentoML's own middlewares (metrics, tracing), so rejected requests still show in ``/metrics``.
 Handlers read what it learned (request id, key id) from ``scope["shopsense"]`` and write back what the audit line
@@ -8,8 +9,10 @@ needs (entity counts, model versions); the middleware writes the line once the r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -19,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from serving import metrics_labels, openapi
 from serving.audit import AuditLog
 from serving.auth import ApiKeys, presented_key
 
@@ -33,6 +37,9 @@ SCOPE_KEY = "shopsense"
 REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 HEALTH_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+DOC_PATHS = frozenset({"/", "/docs.json"})
+CLIENT_CLOSED = 499  # nginx's code for "the client went away before the answer": what the audit line records
+DRAIN_FILE_ENV = "SHOPSENSE_DRAIN_FILE"  # set by `shopsense serve`; while it exists /readyz answers 503
 
 
 @dataclass
@@ -45,6 +52,12 @@ class RequestInfo:
     entities: int | None = None
     unknown: int | None = None
     models: dict[str, str] = field(default_factory=dict)
+    client: str | None = None
+    disconnected: asyncio.Event | None = None  # set when the client goes away before its answer
+
+    @property
+    def gone(self) -> bool:
+        return self.disconnected is not None and self.disconnected.is_set()
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,42 @@ def _request_id(headers: dict[str, str]) -> str:
 
 
 async def _error(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:
-    payload = json.dumps(body).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *extra]
+    await _send_bytes(send, status, json.dumps(body).encode("utf-8"), b"application/json", extra)
+
+
+async def _send_bytes(
+    send: Send, status: int, payload: bytes, media: bytes, extra: list[tuple[bytes, bytes]] = ()
+) -> None:
+    headers = [(b"content-type", media), (b"content-length", str(len(payload)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
+def draining() -> bool:
+    """Whether ``shopsense serve`` is stopping this server (its drain file exists): /readyz then answers 503."""
+    flag = os.environ.get(DRAIN_FILE_ENV)
+    return bool(flag) and os.path.exists(flag)
+
+
+def _client(scope: Scope) -> str | None:
+    peer = scope.get("client")
+    return f"{peer[0]}:{peer[1]}" if peer else None
+
+
+def _relative_location(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A redirect's ``Location`` as a path: Starlette builds it from the request's ``Host`` header, which a client
+    controls (an open redirect and cache-poisoning vector)."""
+    out = []
+    for name, value in headers:
+        if name.lower() == b"location" and b"://" in value:
+            rest = value.split(b"://", 1)[1]
+            value = b"/" + rest.split(b"/", 1)[1] if b"/" in rest else b"/"
+        out.append((name, value))
+    return out
+
+
 class ShopSenseMiddleware:
-    """Request id, auth, limits and audit for one ASGI app (see module docstring)."""
+    """Request id, auth, limits, docs and audit for one ASGI app (see module docstring)."""
 
     def __init__(
         self,
@@ -107,7 +148,7 @@ class ShopSenseMiddleware:
         self.audit: AuditLog | None = None
 
     def _setup(self) -> Policy:
-        """Settings are read on the first request, not when the service module is imported."""
+        """Settings are read once per worker (the service checked them at start, see serving/config.py)."""
         if self.policy is None:
             policy, self.keys, self.audit = self._configure()
             self.policy = replace(policy, **self._paths)
@@ -117,66 +158,107 @@ class ShopSenseMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        metrics_labels.restore(scope)
         started = time.perf_counter()
-        policy = self._setup()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         path = scope.get("path", "")
-        info = RequestInfo(_request_id(headers), path)
+        info = RequestInfo(_request_id(headers), path, client=_client(scope))
         scope[SCOPE_KEY] = info
-        status = {"code": 500}
+        status = {"code": None}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", info.request_id.encode())]
+                extra = [(b"x-request-id", info.request_id.encode())]
+                message["headers"] = [*_relative_location(list(message.get("headers", []))), *extra]
             await send(message)
 
         try:
             await self._handle(scope, receive, send_with_id, headers, info)
+        except Exception:  # never a hang: a JSON 500 naming the request, the traceback in the worker log
+            logger.exception("unhandled error in %s (request %s)", path, info.request_id)
+            if status["code"] is None and not info.gone:
+                body = {"error": "internal server error", "detail": None, "request_id": info.request_id}
+                await _error(send_with_id, 500, body)
         finally:
-            if self.audit is not None and policy.audited(path):
-                self.audit.write(
-                    request_id=info.request_id, endpoint=path, key_id=info.key_id, entities=info.entities,
-                    unknown=info.unknown, models=info.models or None, status=status["code"],
-                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                )  # fmt: skip
+            self._audit(path, info, status["code"], started)
+
+    def _audit(self, path: str, info: RequestInfo, code: int | None, started: float) -> None:
+        if self.audit is None or self.policy is None or not self.policy.audited(path):
+            return
+        if code is None:
+            code = CLIENT_CLOSED if info.gone else 500
+        self.audit.write(
+            request_id=info.request_id, endpoint=path, key_id=info.key_id, client=info.client,
+            entities=info.entities, unknown=info.unknown, models=info.models or None, status=code,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )  # fmt: skip
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], info: RequestInfo):
-        path, rid = scope.get("path", ""), info.request_id
-        if self.policy.needs_key(path):
+        policy = self._setup()
+        path, rid, method = scope.get("path", ""), info.request_id, scope.get("method")
+        if policy.needs_key(path):
             info.key_id = self.keys.identify(presented_key(headers))
             if info.key_id is None:
                 detail = "missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 body = {"error": "unauthorized", "detail": detail, "request_id": rid}
                 await _error(send, 401, body, [(b"www-authenticate", b'Bearer realm="shopsense"')])
                 return
-            if path in self.policy.admin_paths and not self.keys.is_admin(info.key_id):
+            if path in policy.admin_paths and not self.keys.is_admin(info.key_id):
                 await _error(send, 403, {"error": "forbidden", "detail": "admin key required", "request_id": rid})
                 return
-        if path == "/readyz" and scope.get("method") == "GET" and self._status is not None:
-            status = self._status()
-            if status is not None:  # which decisions serve, and why the others do not
-                await _error(send, 200 if status["ready"] else 503, {**status, "request_id": rid})
+        if method == "GET" and (path in DOC_PATHS or path == "/readyz") and await self._system(scope, receive, send):
+            return
+        if method == "POST" and policy.audited(path):
+            receive = await self._checked_body(receive, send, headers, info)
+            if receive is None:
                 return
-        if scope.get("method") == "POST" and self.policy.audited(path):
-            rejected = self._reject_body(headers, rid)
-            if rejected is not None:
-                await _error(send, *rejected)
-                return
-            body = await self._read_body(receive)
-            if body is None:
-                limit = self.policy.max_body_bytes
-                await _error(
-                    send, 413, {"error": "payload too large", "detail": f"limit {limit} bytes", "request_id": rid}
-                )
-                return
-            invalid = self._invalid(path, body)
-            if invalid is not None:
-                await _error(send, 400, {**invalid, "request_id": rid})
-                return
-            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _system(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """/readyz (JSON per decision; 503 while draining), the offline Swagger page and the patched spec."""
+        path, rid = scope["path"], scope[SCOPE_KEY].request_id
+        if path == "/readyz" and self._status is not None:
+            status = self._status()
+            if status is None:
+                return False
+            if draining():
+                status = {**status, "ready": False, "error": "shutting down"}
+            await _error(send, 200 if status["ready"] else 503, {**status, "request_id": rid})
+            return True
+        if path == "/":
+            await _send_bytes(send, 200, openapi.index_html().encode("utf-8"), b"text/html; charset=utf-8")
+            return True
+        if path == "/docs.json":
+            captured = await _capture(self.app, scope, receive)
+            if captured is None:
+                return False
+            protected = set(self._models) | set(self.policy.admin_paths)
+            spec = openapi.patch_spec(captured, protected)
+            await _send_bytes(send, 200, json.dumps(spec).encode("utf-8"), b"application/json")
+            return True
+        return False
+
+    async def _checked_body(
+        self, receive: Receive, send: Send, headers: dict[str, str], info: RequestInfo
+    ) -> Receive | None:
+        """The validated body replayed to the app (and a watch for the client leaving), or None once answered."""
+        rid = info.request_id
+        rejected = self._reject_body(headers, rid)
+        if rejected is not None:
+            await _error(send, *rejected)
+            return None
+        body = await self._read_body(receive)
+        if body is None:
+            limit = self.policy.max_body_bytes
+            await _error(send, 413, {"error": "payload too large", "detail": f"limit {limit} bytes", "request_id": rid})
+            return None
+        invalid = self._invalid(info.endpoint, body)
+        if invalid is not None:
+            await _error(send, 400, {**invalid, "request_id": rid})
+            return None
+        info.disconnected = asyncio.Event()
+        return _replay(body, receive, info.disconnected)
 
     def _invalid(self, path: str, body: bytes) -> dict[str, Any] | None:
         """Validate the body here so a bad one is answered with the field named but never logged with its input
@@ -185,7 +267,7 @@ class ShopSenseMiddleware:
         if model is None:
             return None
         try:
-            model.model_validate_json(body or b"{}")
+            model.model_validate_json(body or b"{}", strict=True)  # "explain": "yes" is a 400, not True
         except ValidationError as exc:
             detail = exc.errors(include_url=False, include_context=False, include_input=False)
             return {"error": f"{exc.error_count()} validation error(s) for {model.__name__}", "detail": detail}
@@ -219,15 +301,48 @@ class ShopSenseMiddleware:
         return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that yields the already-read body once, then defers to the server (disconnects)."""
+def _replay(body: bytes, receive: Receive, disconnected: asyncio.Event) -> Receive:
+    """A receive that yields the already-read body once, then the server's next message (the disconnect).
+
+    The body has been read whole, so the next message from the server can only be ``http.disconnect``; a task
+    waits for it from the start and sets ``disconnected``, so a handler can drop work whose client has gone.
+    """
     sent = False
+    watch: asyncio.Task[Message] | None = None
+
+    async def listen() -> Message:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            disconnected.set()
+        return message
 
     async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        return await asyncio.shield(watcher())
 
+    def watcher() -> asyncio.Task[Message]:
+        nonlocal watch
+        if watch is None:
+            watch = asyncio.get_running_loop().create_task(listen())
+        return watch
+
+    watcher()
     return replay
+
+
+async def _capture(app: Any, scope: Scope, receive: Receive) -> dict[str, Any] | None:
+    """Call the app and return its JSON body (200 only), for rewriting the OpenAPI spec."""
+    parts: list[bytes] = []
+    status = {"code": 0}
+
+    async def keep(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status["code"] = message["status"]
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
+
+    await app(scope, receive, keep)
+    return json.loads(b"".join(parts)) if status["code"] == 200 else None

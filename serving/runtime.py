@@ -9,6 +9,7 @@ unknown status and null predictions.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -182,6 +183,7 @@ class Runtime:
                 raise InvalidInput(["rows", i, "features", missing[0]], f"missing feature(s): {', '.join(missing)}")
             if unknown:
                 raise InvalidInput(["rows", i, "features", unknown[0]], f"unknown feature(s): {', '.join(unknown)}")
+            _check_counts(i, row)
         matrix = np.array([[np.nan if r[n] is None else r[n] for n in columns] for r in rows], dtype=np.float64)
         return pd.DataFrame(matrix.reshape(len(rows), len(columns)), columns=columns)
 
@@ -259,6 +261,24 @@ class Runtime:
             else:
                 records.append({"_id": entity_id, "status": OK, **decided[(key, pos)]})
         return Outcome(records, plan.models)
+
+
+@functools.cache
+def count_features() -> frozenset[str]:
+    """Features declared ``int64`` (counts and day spans, see features/spec.py): never negative, always whole."""
+    from features import registry
+
+    return frozenset(
+        f.name for name in registry.FEATURE_SET_NAMES for f in registry.get(name).features if f.dtype == "int64"
+    )
+
+
+def _check_counts(i: int, row: dict[str, float | None]) -> None:
+    """Caller-given values of count features must be possible ones (the declarations say which are counts)."""
+    for name in count_features().intersection(row):
+        value = row[name]
+        if value is not None and (value < 0 or float(value) != int(value)):
+            raise InvalidInput(["rows", i, "features", name], f"{name} is a count: a whole number >= 0")
 
 
 def _params_key(params: dict[str, Any]) -> tuple:

@@ -22,6 +22,8 @@ from serving import state as st
 from serving.local_server import SERVED_DECISIONS_ENV
 from serving.middleware import ShopSenseMiddleware, request_info
 from serving.model_store import store_tag
+from serving.reports import PREFIX as REPORTS_PATH
+from serving.reports import ReportsApp
 from serving.schemas import ReloadResponse
 from training import decisions
 from training.decisions.spec import DecisionSpec, Route
@@ -125,9 +127,8 @@ def _info(ctx: bentoml.Context) -> Any:
     return request_info(ctx.request.scope) or st.detached_info(ctx.request.url.path)
 
 
-def _build_service() -> Any:
+def build_service(specs: list[DecisionSpec]) -> Any:
     """The service class with one model declaration per decision and one API method per route, from the registry."""
-    specs = served_specs()
     namespace: dict[str, Any] = {
         "__doc__": "ShopSense decisions: " + "; ".join(f"{s.name}: {s.description}" for s in specs),
         "__module__": __name__,
@@ -155,7 +156,8 @@ def _build_service() -> Any:
         admin_paths=(RELOAD_ROUTE,),
         status=st.published_status,
     )
+    service.mount_asgi_app(ReportsApp(), path=REPORTS_PATH)  # ops reports, same API keys
     return service
 
 
-ShopSense = _build_service()
+ShopSense = build_service(served_specs())

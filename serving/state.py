@@ -6,19 +6,21 @@ not ready, and every API call answers 503 with the reason, so an orchestrator se
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from features.settings import Settings, get_settings
-from serving import model_store
+from serving import model_store, prediction_log
 from serving.audit import AuditLog
 from serving.auth import ApiKeys
-from serving.batching import Coalescer
-from serving.middleware import Policy, RequestInfo
+from serving.batching import Coalescer, QueueFull
+from serving.middleware import CLIENT_CLOSED, Policy, RequestInfo
 from serving.runtime import OK, InvalidInput, Job, Outcome, Runtime
 from serving.schemas import MAX_IDS, ModelRef, ReloadResponse
 from training.decisions.spec import Route
@@ -26,14 +28,25 @@ from training.decisions.spec import Route
 logger = logging.getLogger(__name__)
 
 EXPLAIN_WEIGHT = 8  # an explained row costs ~100 plain rows; weigh it so explained batches stay small
+PROBE_ID = "__shopsense_readiness_probe__"  # an id no store holds: the lookup must answer "unknown", not fail
+PROBE_TTL_S = 5.0  # /readyz re-checks the online views at most this often
+RETRY_AFTER_S = 1
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s'\":,;()\[\]]+)+/([^\s'\":,;()\[\]/]*)")
+
+
+def public(message: str) -> str:
+    """An error message without absolute file paths (only the file name is kept): 503 bodies are public."""
+    return _ABSOLUTE_PATH.sub(r"\1", message)
 
 
 class ServiceError(Exception):
     """An answer other than 200 from a handler: status, short error and detail (naming the field when one is bad)."""
 
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+    def __init__(self, status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error = status, error
+        self.detail = public(detail) if isinstance(detail, str) else detail
+        self.headers = headers or {}
 
     def body(self, request_id: str) -> dict[str, Any]:
         return {"error": self.error, "detail": self.detail, "request_id": request_id}
@@ -47,13 +60,15 @@ def detached_info(path: str) -> RequestInfo:
 
 
 def middleware_config(settings: Settings | None = None) -> tuple[Policy, ApiKeys, AuditLog]:
-    """Auth policy, keys and audit log from settings; read on the first request, not at import."""
-    settings = settings or get_settings()
-    keys = ApiKeys.parse(settings.api_keys, settings.admin_key_ids)
+    """Auth policy, keys and audit log from settings (checked by serving/config.py; a bad one raises ConfigError)."""
+    from serving import config
+
+    settings = settings or config.load_settings()
+    keys, audit = config.parse_keys(settings), config.open_audit(settings)
     if not keys.digests:
         logger.warning("SHOPSENSE_API_KEYS is empty: every protected endpoint answers 401")
     policy_args = {"auth_health": settings.auth_health, "auth_docs": settings.auth_docs}
-    return Policy(max_body_bytes=settings.serving_max_body_bytes, **policy_args), keys, AuditLog(settings.audit_log)
+    return Policy(max_body_bytes=settings.serving_max_body_bytes, **policy_args), keys, audit
 
 
 def _one_openmp_thread() -> None:
@@ -103,6 +118,7 @@ class ServiceState:
     batchers: dict[str, Coalescer[Job, Outcome]]
     settings: Settings
     missing: dict[str, str] = field(default_factory=dict)
+    probed: tuple[float, dict[str, str]] | None = None  # (when, decision -> why its online views failed)
 
     @classmethod
     def start(cls, stored_models: Callable[[], dict[str, Any]], settings: Settings | None = None) -> ServiceState:
@@ -137,19 +153,45 @@ class ServiceState:
         return {
             decision: Coalescer(
                 functools.partial(runtime.run, decision), _weight, MAX_IDS, enabled=settings.serving_batching,
-                observe=_batch_histogram(),
+                observe=_batch_histogram(), max_queue=settings.serving_max_queue,
             )
             for decision in runtime.plans
         }  # fmt: skip
 
     @property
     def ready(self) -> bool:
-        return self.runtime is not None
+        """Loaded, and the online views of every loaded decision answer a lookup."""
+        return self.runtime is not None and not self.broken()
+
+    def broken(self) -> dict[str, str]:
+        """Loaded decisions whose online views fail a lookup (an empty or missing online store), re-checked at
+        most every :data:`PROBE_TTL_S` seconds."""
+        if self.runtime is None:
+            return {}
+        now = time.monotonic()
+        if self.probed is not None and now - self.probed[0] < PROBE_TTL_S:
+            return self.probed[1]
+        broken: dict[str, str] = {}
+        for decision, plan in list(self.runtime.plans.items()):
+            for service in plan.lookups:
+                try:
+                    self.runtime.reader.get(service, [PROBE_ID])
+                except Exception as exc:  # any failure of the store means this decision cannot answer
+                    broken[decision] = public(f"online features {service} do not answer: {type(exc).__name__}: {exc}")
+                    break
+        if broken:
+            logger.warning("online views failing: %s", broken)
+        self.probed = (now, broken)
+        return broken
 
     def status(self) -> dict[str, Any]:
         """Which decisions serve (with model versions) and which do not (with the reason): /readyz's body."""
-        served = {} if self.runtime is None else {k: _ref(m).model_dump() for k, m in self.runtime.models().items()}
-        return {"ready": self.ready, "error": self.error, "served": served, "not_served": dict(self.missing)}
+        broken = self.broken()
+        models = {} if self.runtime is None else self.runtime.models()
+        served = {k: _ref(m).model_dump() for k, m in models.items() if k not in broken}
+        not_served = {k: public(v) for k, v in {**self.missing, **broken}.items()}
+        error = public(self.error) if self.error else None
+        return {"ready": self.ready, "error": error, "served": served, "not_served": not_served}
 
     def _require(self, decision: str) -> tuple[Runtime, Coalescer[Job, Outcome]]:
         if self.runtime is None:
@@ -158,7 +200,38 @@ class ServiceState:
         if batcher is None:
             reason = self.missing.get(decision, "no champion loaded")
             raise ServiceError(503, f"decision {decision} not served", reason)
+        reason = self.broken().get(decision)
+        if reason is not None:
+            raise ServiceError(503, f"decision {decision} not served", reason)
         return self.runtime, batcher
+
+    async def _submit(self, batcher: Coalescer[Job, Outcome], job: Job, info: RequestInfo) -> Outcome:
+        """The job's outcome within the request deadline; 503 + Retry-After when the queue is full, 504 past the
+        deadline, 499 when the client left. A dropped job that has not started is never computed."""
+        try:
+            future = batcher.enqueue(job)
+        except QueueFull as exc:
+            headers = {"Retry-After": str(RETRY_AFTER_S)}
+            raise ServiceError(503, "overloaded: request queue full", str(exc), headers) from None
+        waiters: set[asyncio.Future[Any]] = {future}
+        gone = None if info.disconnected is None else asyncio.ensure_future(info.disconnected.wait())
+        if gone is not None:
+            waiters.add(gone)
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=self.settings.serving_request_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if gone is not None:
+                gone.cancel()
+            if not future.done():
+                future.cancel()  # dropped from the queue; a call already running finishes, its answer discarded
+        if future in done and not future.cancelled():
+            return future.result()
+        if info.gone:
+            raise ServiceError(CLIENT_CLOSED, "client closed request")
+        limit = self.settings.serving_request_timeout_s
+        raise ServiceError(504, "deadline exceeded", f"no answer within {limit} s", {"Retry-After": "1"})
 
     async def answer(self, decision: str, route: Route, request: Any, info: RequestInfo) -> Any:
         """Any decision route: request -> call -> one batched ``decide`` -> the route's response model."""
@@ -172,7 +245,8 @@ class ServiceState:
                 detail = [{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]
                 raise ServiceError(400, f"1 validation error for {route.request.__name__}", detail) from None
             job = Job(frame=frame, row_ids=call.row_ids, params=dict(call.params), unknown_status=route.unknown_status)
-        outcome = await batcher.submit(job)
+        outcome = await self._submit(batcher, job, info)
+        prediction_log.record(self.settings, decision, outcome)
         counts = self._record(info, outcome, route.unknown_status)
         results = [{route.id_field: r.pop("_id"), **r} for r in outcome.records]
         models = {name: _ref(served) for name, served in outcome.models.items()}

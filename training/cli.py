@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
-from training import cli_data, cli_features, cli_serve, cli_train
+from training import cli_data, cli_features, cli_privacy, cli_report, cli_serve, cli_train
 
 app = typer.Typer(
     name="shopsense",
@@ -16,8 +14,11 @@ app = typer.Typer(
 )
 app.add_typer(cli_data.app, name="data")
 app.add_typer(cli_features.app, name="features")
+app.add_typer(cli_privacy.app, name="privacy")
 app.command("train")(cli_train.train)
 app.command("serve")(cli_serve.serve)
+app.command("report")(cli_report.report)
+app.command("monitor")(cli_report.monitor)
 
 
 @app.command("demo")
@@ -31,18 +32,19 @@ def demo(
     from training.demo import run_demo
 
     settings = get_settings()
-    run_demo(settings, preset=preset, seed=seed)
+    seconds = run_demo(settings, preset=preset, seed=seed)
+    typer.echo(f"steps 1-4 took {sum(seconds.values()):.0f} s")
     if serve:
-        typer.echo("\n── 5/5 serve the champions (Ctrl-C to stop) ──")
+        typer.echo("5/5 sync the champions and serve them (ready when /readyz answers 200; Ctrl-C to stop)")
         cli_serve.serve(host="127.0.0.1", port=3000, workers=None, build=False, no_sync=False)
 
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level.")) -> None:
     """Configure logging once for every command (settings come from SHOPSENSE_* environment variables)."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from training import quiet
+
+    quiet.configure(verbose)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,9 @@ def synth(
     products: int | None = typer.Option(None, help="Override the preset's number of SKUs."),
     days: int | None = typer.Option(None, help="Override the preset's number of days."),
     start_date: str | None = typer.Option(None, help="First simulated day (YYYY-MM-DD)."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Overwrite a dataset named 'synthetic' that came from another source."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print per-table counts as JSON."),
 ) -> None:
     """Generate the synthetic Chinese e-commerce world and ingest it (ground truth goes to truth/)."""
@@ -127,7 +130,7 @@ def synth(
     }
     started = time.perf_counter()
     batch = generate(SynthConfig.preset(preset.value, seed=seed, **overrides), progress=not as_json)
-    _ingest_and_report(batch, as_json, started)
+    _ingest_and_report(batch, as_json, started, replace=replace)
 
 
 @app.command("ingest")
@@ -145,7 +148,9 @@ def ingest_command(
         help="When the shop opened: earlier timestamps are quarantined. Stored with the dataset for re-ingests; "
         "default for files: the stored date, else 1970-01-01.",
     ),
-    replace: bool = typer.Option(False, help="Overwrite a dataset of the same name that came from another source."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Overwrite a dataset of the same name that came from another source."
+    ),
     max_rejected: float | None = typer.Option(
         None, min=0.0, max=1.0, help="Refuse the ingest when a table rejects more than this fraction (default 0.5)."
     ),
@@ -185,7 +190,7 @@ def quarantine_command(
     ),
 ) -> None:
     """Show quarantined rows and why they were rejected (those of a refused ingest when the last one was refused)."""
-    from features.quarantine import export_csv, quarantine_folder, quarantine_tables
+    from features.quarantine import export_csv, preview, quarantine_folder, quarantine_tables
 
     paths = get_settings().dataset(dataset or get_settings().default_dataset)
     try:
@@ -198,9 +203,9 @@ def quarantine_command(
     if not files_:
         console.print(f"nothing quarantined under {folder}")
     for file in files_:
-        frame = pd.read_parquet(file)
-        console.print(f"[bold]{file.stem}[/bold]: {len(frame):,} rows")
-        console.print(frame.head(limit).to_string(index=False))
+        rows, frame = preview(file, limit)
+        console.print(f"[bold]{file.stem}[/bold]: {rows:,} rows")
+        console.print(frame.to_string(index=False))
         if export is not None:
             rows = export_csv(file, export / f"{file.stem}.csv")
             console.print(f"exported {rows:,} rows to {export / f'{file.stem}.csv'}")

@@ -36,7 +36,7 @@ def build_command(
     from features import engine as engines
 
     settings = get_settings()
-    paths = settings.dataset(dataset or settings.default_dataset)
+    paths = _existing(settings.dataset(dataset or settings.default_dataset))
     con = engines.connect(settings, engine)
     cutoff = pd.Timestamp(as_of) if as_of else build.default_cutoff(con, paths)
     cutoffs = build.monthly_cutoffs(pd.Timestamp(monthly_from), cutoff) if monthly_from else []
@@ -60,9 +60,21 @@ def materialize_command(dataset: str | None = _dataset_option()) -> None:
     from features import store
 
     settings = get_settings()
-    paths = settings.dataset(dataset or settings.default_dataset)
+    paths = _existing(settings.dataset(dataset or settings.default_dataset))
     summary = store.materialize(paths)
     console.print(summary)
+
+
+def _existing(paths):
+    """The dataset's paths, or one sentence naming the command that creates it (no traceback, nothing created)."""
+    from features.lake import DatasetMissing, require_dataset
+
+    try:
+        require_dataset(paths)
+    except DatasetMissing as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    return paths
 
 
 @app.command("list")

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 CHURNED = "churned"
 FUTURE_SPEND = "future_spend"
+HORIZON_SPEND = "horizon_spend"  # spend in the churn window: what a tier's users really bring next (tier reports)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def labels_at(ov: pd.DataFrame, as_of: pd.Timestamp, config: LabelConfig, data_e
     out = pd.DataFrame({c.USER_ID: active.index.astype(str)})
     out[c.AS_OF] = as_of
     out[CHURNED] = (~out[c.USER_ID].isin(future.index)).astype(int)
+    out[HORIZON_SPEND] = out[c.USER_ID].map(future["spend"]).fillna(0.0)
     spend = out[c.USER_ID].map(ltv["spend"]).fillna(0.0)
     ltv_observed = as_of + config.ltv_days * day <= data_end
     out[FUTURE_SPEND] = spend if ltv_observed else np.nan

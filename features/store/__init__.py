@@ -3,7 +3,8 @@
 Public API (imported lazily, so ``import features.store`` does not load Feast):
 
 - ``get_store(paths, settings=None)``: write ``feature_store.yaml``, apply entities/views/services; idempotent.
-- ``materialize(paths, end=None)``: latest rows up to ``end`` into the online store; returns a summary dict.
+- ``materialize(paths, end=None)``: latest rows up to ``end`` into the online store (SQLite: bulk writer in Feast's
+  row format, see ``bulk.py``; Redis: Feast's SDK); returns a summary dict with keys and seconds per view.
 - ``historical_features(paths, entity_df, service)``: point-in-time training frame.
 - ``online_features(paths, service, entity_rows)``: one-off online lookup.
 - ``OnlineFeatureReader(paths, fast=False)``: the serving hot path, created once per process.

@@ -9,18 +9,23 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import pandas as pd
+import pyarrow.compute as pc
 from feast import FeatureStore, RepoConfig
+from tqdm.auto import tqdm
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings, get_settings
-from features.store.config import config_dict, write_config
+from features.store import bulk as bulk_writer
+from features.store.config import config_dict, online_db_path, write_config
 from features.store.definitions import ViewSpec, definitions, discover
 from features.store.layout import ServiceLayout, typed
-from features.store.services import full_feature_names
+from features.store.services import ONLINE_LIMITS, full_feature_names
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +68,9 @@ def _built_views(paths: DatasetPaths) -> list[ViewSpec]:
 
 
 @contextlib.contextmanager
-def _quiet(enabled: bool) -> Iterator[None]:
-    """Feast prints materialization banners and bars; silence them when the caller asked for no progress."""
-    if not enabled:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    else:
+def _quiet() -> Iterator[None]:
+    """Feast prints materialization banners and bars per view; the caller's own progress bar replaces them."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         yield
 
 
@@ -77,34 +79,75 @@ def materialize(
     end: pd.Timestamp | None = None,
     settings: Settings | None = None,
     progress: bool = True,
+    bulk: bool = True,
 ) -> dict[str, Any]:
     """Load the latest row per key with ``as_of <= end`` of every view into the online store.
 
-    ``end`` defaults to the latest cutoff built plus one second, so the newest features are served. Returns a
-    summary: project, online store type, window, and per view the keys written and the newest as_of among them.
+    ``end`` defaults to the latest cutoff built plus one second, so the newest features are served. Views in
+    ``ONLINE_LIMITS`` keep only each user's ``settings.online_top_n`` strongest rows online. On SQLite (``bulk``)
+    each view's table is replaced by :mod:`features.store.bulk` in Feast's row format; on Redis, or with
+    ``bulk=False``, Feast's SDK writes (``store.materialize``, or ``write_to_online_store`` for limited views).
+    Returns a summary: project, online store type, window, and per view the keys written, the keys offline when
+    a limit applied, the newest as_of among them and the seconds taken.
     """
     settings = settings or get_settings()
     store, specs = _apply(paths, settings)
-    stamps = {s.name: pd.read_parquet(s.path, columns=[*s.keys, c.AS_OF]) for s in specs}
-    start = min(frame[c.AS_OF].min() for frame in stamps.values())
-    if end is None:
-        end = max(frame[c.AS_OF].max() for frame in stamps.values()) + pd.Timedelta(seconds=1)
-    end = pd.Timestamp(end)
-    if end.tzinfo is not None:  # as_of is naive UTC
-        end = end.tz_convert("UTC").tz_localize(None)
-    with _quiet(progress):
-        store.materialize(start.to_pydatetime(), end.to_pydatetime())
+    start, end = _window(specs, end)
+    fast = bulk and bulk_writer.supported(store)
     views = {}
-    for spec in specs:
-        upto = stamps[spec.name][stamps[spec.name][c.AS_OF] <= end]
-        views[spec.name] = {
-            "keys": int(upto.drop_duplicates(list(spec.keys)).shape[0]),
-            "latest_as_of": None if upto.empty else str(upto[c.AS_OF].max()),
-        }
+    for spec in tqdm(specs, desc="materialize", unit="view", disable=not progress, leave=False):
+        started = time.perf_counter()
+        views[spec.name] = _materialize_view(store, paths, spec, (start, end), settings.online_top_n, fast)
+        views[spec.name]["seconds"] = round(time.perf_counter() - started, 2)
     summary = {"project": store.project, "online_store": settings.online_store, "start": str(start)}
-    summary |= {"end": str(end), "views": views}
+    summary |= {"end": str(end), "writer": "bulk" if fast else "feast", "views": views}
     logger.info("materialized %s up to %s: %s", store.project, end, views)
     return summary
+
+
+def _window(specs: list[ViewSpec], end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Feast's materialize window: from the oldest as_of built to ``end`` (default: the newest + 1 s), naive UTC."""
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        bounds = [
+            con.execute(f'SELECT min("{c.AS_OF}"), max("{c.AS_OF}") FROM read_parquet(?)', [str(s.path)]).fetchone()
+            for s in specs
+        ]
+    start = pd.Timestamp(min(b[0] for b in bounds))
+    end = pd.Timestamp(max(b[1] for b in bounds)) + pd.Timedelta(seconds=1) if end is None else pd.Timestamp(end)
+    if end.tzinfo is not None:  # as_of is naive UTC
+        end = end.tz_convert("UTC").tz_localize(None)
+    return start, end
+
+
+def _materialize_view(
+    store: FeatureStore,
+    paths: DatasetPaths,
+    spec: ViewSpec,
+    window: tuple[pd.Timestamp, pd.Timestamp],
+    top_n: int,
+    fast: bool,
+) -> dict[str, Any]:
+    start, end = (t.to_pydatetime() for t in window)
+    limit = ONLINE_LIMITS.get(spec.name)
+    if limit is not None and limit.by not in {f.name for f in spec.features}:
+        limit = None  # a dataset without the ranking column keeps every row
+    rows = bulk_writer.select_rows(spec, start, end, limit, top_n)
+    info: dict[str, Any] = {"keys": rows.num_rows}
+    if limit is not None and top_n > 0:
+        info["offline_keys"] = bulk_writer.select_rows(spec, start, end, None, 0).num_rows
+    stamps = rows.column(c.AS_OF)
+    info["latest_as_of"] = None if rows.num_rows == 0 else str(pd.Timestamp(pc.max(stamps).as_py()))
+    if fast:
+        bulk_writer.write_view(store, str(online_db_path(paths)), spec, rows)
+    elif "offline_keys" in info:  # Feast's materialize would write every row: hand it the selected ones
+        store.write_to_online_store(spec.name, df=rows.to_pandas())
+    else:
+        with _quiet():
+            store.materialize(start, end, feature_views=[spec.name])
+        return info  # Feast recorded the interval itself
+    store.registry.apply_materialization(store.get_feature_view(spec.name), store.project, start, end)
+    return info
 
 
 def historical_features(

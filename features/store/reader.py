@@ -94,8 +94,13 @@ class OnlineFeatureReader:
         index = {name: i for i, name in enumerate(response.proto.metadata.feature_names.val)}
         found = {}
         for view in layout.views:
-            statuses = response.proto.results[index[view.columns[0]]].statuses
-            found[view.name] = [s != FieldStatus.NOT_FOUND for s in statuses]
+            result = response.proto.results[index[view.columns[0]]]
+            # Feast's Redis store answers a missing key with empty values (NULL_VALUE, not NOT_FOUND) and a zero
+            # event timestamp; every materialized row has a real one, so both say whether the row exists.
+            found[view.name] = [
+                s != FieldStatus.NOT_FOUND and ts.seconds > 0
+                for s, ts in zip(result.statuses, result.event_timestamps, strict=True)
+            ]
         return values, found
 
 

@@ -7,7 +7,10 @@ features the model saw in training.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+
+from features import columns as c
 
 # Snapshot feature sets: one row per entity per cutoff, looked up by key online. ``sku_daily`` is left out on
 # purpose: it is the long-format sales history the forecaster reads offline, not a per-key online lookup.
@@ -17,6 +20,23 @@ SNAPSHOT_SETS: tuple[str, ...] = ("user", "sku", "reviewer", "review", "interact
 # anything over a month would do for fresh data; 400 days keeps a model usable on a lake refreshed only yearly
 # (and on public datasets that end years ago) while still refusing rows older than one full seasonal cycle.
 VIEW_TTL = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class OnlineLimit:
+    """Keep only the ``top_n`` rows with the largest ``by`` per ``per`` key online (``Settings.online_top_n``)."""
+
+    per: str
+    by: str
+
+
+# Views whose offline table is far larger than what serving reads. ``interactions`` holds every user x SKU pair
+# ever touched (910k rows for 21.6k users in the default world, about 1 GB online in Feast's row format). The
+# recommender answers from its own fitted state; an online pair lookup (why this item, recent strong interests)
+# needs only a user's strongest pairs, so the online store keeps each user's top ``Settings.online_top_n`` (20:
+# 319k rows) by decayed weight; a pair outside them reads as "never interacted" (null pair features, still known).
+# Offline (training) frames always hold every row.
+ONLINE_LIMITS: dict[str, OnlineLimit] = {"interactions": OnlineLimit(per=c.USER_ID, by="weight")}
 
 # service name -> feature views, in the column order models receive them. Bump the version (``churn_v2``) when a
 # model starts using a different set of views; keep the old entry while a deployed model still names it.

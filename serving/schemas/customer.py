@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.reasons import Reason  # the model's own record type: one definition for model and API
 from serving.schemas.common import MAX_IDS, Counts, FeatureName, FeatureValue, ModelRef, Status, UserId
 
 MAX_TOP_K = 10
@@ -77,17 +78,6 @@ class TierRequest(BaseModel):
     user_ids: list[UserId] = Field(..., min_length=1, max_length=MAX_IDS, description=f"1-{MAX_IDS} user ids.")
 
 
-class Reason(BaseModel):
-    """One feature's push on the churn risk (TreeSHAP contribution on the log-odds)."""
-
-    feature: str
-    label_zh: str
-    label_en: str
-    value: float | None
-    contribution: float
-    direction: Literal["raises", "lowers"]
-
-
 class RecallAction(BaseModel):
     """What operations should do for this user (召回 playbook: tier x risk band)."""
 
@@ -108,6 +98,11 @@ class ChurnResult(BaseModel):
     value_at_risk: float | None = Field(None, description="predicted_ltv x churn_probability.")
     tier: str | None = Field(None, description="Tier from the tiering model, used to pick the recall action.")
     recall_action: RecallAction | None = None
+    rule: str | None = Field(
+        None,
+        description="Why this band and action, in one line: the band cut points vs the shop's churn rate, and "
+        "the tier x band rule that chose the action.",
+    )
     reasons: list[Reason] = Field(
         default_factory=list, description="Empty unless explain is true (and the user is known); strongest first."
     )

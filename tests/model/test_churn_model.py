@@ -11,8 +11,10 @@ from sklearn.base import clone
 
 from features import columns as c
 from models import metrics
+from models.btyd import BTYD_FEATURES
 from models.churn import (
     DEFAULT_MONOTONE,
+    BgNbdChurnBaseline,
     ChurnClassifier,
     RecencyBaseline,
     RfmLogisticBaseline,
@@ -62,8 +64,12 @@ def test_monotone_directions_hold_over_a_grid(model, frames, cols, feature) -> N
 
 def test_user_id_is_not_a_feature(frames, cols) -> None:
     train, calib, test = frames["train"], frames["calib"], frames["test"]
-    with_id = ChurnClassifier(n_estimators=60).fit(train[[c.USER_ID, *cols]], train[CHURNED], calib, calib[CHURNED])
-    without = ChurnClassifier(n_estimators=60).fit(train[cols], train[CHURNED], calib[cols], calib[CHURNED])
+    with_id = ChurnClassifier(n_estimators=60, btyd_horizon_days=None).fit(
+        train[[c.USER_ID, *cols]], train[CHURNED], calib, calib[CHURNED]
+    )
+    without = ChurnClassifier(n_estimators=60, btyd_horizon_days=None).fit(
+        train[cols], train[CHURNED], calib[cols], calib[CHURNED]
+    )
     assert c.USER_ID not in with_id.feature_names_
     relabelled = test.assign(**{c.USER_ID: test[c.USER_ID].sample(frac=1.0, random_state=3).to_numpy()})
     np.testing.assert_array_equal(_p(with_id, test), _p(without, relabelled))
@@ -113,14 +119,34 @@ def test_calibrated_on_held_out_users(model, frames, cols) -> None:
     assert abs(p.mean() - test[CHURNED].mean()) < 0.02
 
 
-def test_beats_both_baselines(model, frames, cols) -> None:
+def test_beats_every_baseline(model, frames, cols) -> None:
     train, test = frames["train"], frames["test"]
     ours = metrics.classification_report(test[CHURNED], _p(model, test[cols]))
-    for baseline in (RecencyBaseline(), RfmLogisticBaseline()):
+    for baseline in (RecencyBaseline(), RfmLogisticBaseline(), BgNbdChurnBaseline()):
         p = baseline.fit(train[cols], train[CHURNED]).predict_proba(test[cols])[:, 1]
         theirs = metrics.classification_report(test[CHURNED], p)
         assert ours["roc_auc"] > theirs["roc_auc"] + 0.03, type(baseline).__name__
         assert ours["log_loss"] < theirs["log_loss"], type(baseline).__name__
+        assert ours["pr_auc"] > theirs["pr_auc"], type(baseline).__name__
+
+
+def test_bgnbd_baseline_ranks_silence_and_is_calibrated_on_training_rows(frames, cols) -> None:
+    train, test = frames["train"], frames["test"]
+    baseline = BgNbdChurnBaseline().fit(train[cols], train[CHURNED])
+    p = baseline.predict_proba(test[cols])[:, 1]
+    assert metrics.roc_auc(test[CHURNED], p) > 0.75
+    assert abs(p.mean() - test[CHURNED].mean()) < 0.03
+    user = test[cols].iloc[[0]].assign(orders_total=10, first_order_days=400.0, tenure_days=400.0)
+    risks = [baseline.btyd_.p_no_purchase(user.assign(recency_days=r), 90)[0] for r in (5.0, 60.0, 200.0)]
+    assert risks[0] < risks[1] < risks[2]
+
+
+def test_derived_bgnbd_columns_feed_the_booster(model, frames, cols) -> None:
+    assert model.model_features_[-len(BTYD_FEATURES) :] == list(BTYD_FEATURES)
+    assert model.feature_names_ == cols
+    plain = ChurnClassifier(n_estimators=60, btyd_horizon_days=None)
+    plain.fit(frames["train"][cols], frames["train"][CHURNED], frames["calib"][cols], frames["calib"][CHURNED])
+    assert plain.model_features_ == cols and plain.btyd_ is None
 
 
 def test_reasons_add_up_to_the_log_odds(model, frames, cols) -> None:
@@ -128,10 +154,10 @@ def test_reasons_add_up_to_the_log_odds(model, frames, cols) -> None:
     phi = model.contributions(x)
     raw = model.decision_function(x)
     np.testing.assert_allclose(phi.sum(axis=1), raw, rtol=1e-6, atol=1e-6)
-    every = top_reasons(phi, x, top_k=len(cols))
+    every = top_reasons(phi, x, top_k=len(model.model_features_))
     totals = np.array([sum(r.contribution for r in row) for row in every]) + phi["bias"].to_numpy()
     np.testing.assert_allclose(totals, raw, rtol=1e-6, atol=1e-6)
-    top3 = top_reasons(phi, x, top_k=3)
+    top3, seen = model.reasons(x, top_k=3), model.model_frame(x)
     for i, row in enumerate(top3):
         assert [r.feature for r in row] == [r.feature for r in every[i][:3]]
         strongest = phi.drop(columns="bias").iloc[i].abs().max()
@@ -141,6 +167,7 @@ def test_reasons_add_up_to_the_log_odds(model, frames, cols) -> None:
         for reason in row:
             assert (reason.direction == "raises") == (reason.contribution > 0)
             assert reason.label_zh and reason.label_en
+            assert (reason.value is None) == np.isnan(seen.iloc[i][reason.feature])
 
 
 def test_risk_bands_order_churn_rates(model, frames, cols) -> None:
@@ -165,8 +192,8 @@ def test_missing_values_are_scored(model, cols) -> None:
 
 def test_same_seed_same_model_and_default_calibration_split(frames, cols) -> None:
     train = frames["train"]
-    a = ChurnClassifier(n_estimators=80).fit(train[cols], train[CHURNED])
-    b = ChurnClassifier(n_estimators=80).fit(train[cols], train[CHURNED])
+    a = ChurnClassifier(n_estimators=80, btyd_horizon_days=None).fit(train[cols], train[CHURNED])
+    b = ChurnClassifier(n_estimators=80, btyd_horizon_days=None).fit(train[cols], train[CHURNED])
     test = frames["test"][cols]
     np.testing.assert_array_equal(_p(a, test), _p(b, test))
     assert metrics.roc_auc(frames["test"][CHURNED], _p(a, test)) > 0.8
@@ -174,7 +201,7 @@ def test_same_seed_same_model_and_default_calibration_split(frames, cols) -> Non
 
 def test_sigmoid_calibration_is_monotone_too(frames, cols) -> None:
     train, calib = frames["train"], frames["calib"]
-    model = ChurnClassifier(n_estimators=80, calibration="sigmoid").fit(
+    model = ChurnClassifier(n_estimators=80, calibration="sigmoid", btyd_horizon_days=None).fit(
         train[cols], train[CHURNED], calib[cols], calib[CHURNED]
     )
     sample = frames["test"][cols].iloc[:100]

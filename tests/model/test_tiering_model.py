@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from models.ltv import LtvRegressor
-from models.tiering import TIERS, TieringModel, rfm_scores, tier_report, tier_stability
+from models.tiering import TIERS, RfmRuleTiering, TieringModel, rfm_scores, tier_report, tier_stability
+from models.tiering_eval import evaluate_tiering
 from tests.synthetic_users import FUTURE_SPEND, feature_columns, make_user_frame
 
 pytestmark = pytest.mark.model
@@ -31,7 +32,8 @@ def users(ltv: LtvRegressor) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(users: pd.DataFrame) -> TieringModel:
-    return TieringModel().fit(users)
+    """K-means itself (the fallback to the rules is tested on its own below)."""
+    return TieringModel(fallback="never").fit(users)
 
 
 def test_fitted_attributes(model: TieringModel, users: pd.DataFrame) -> None:
@@ -45,7 +47,7 @@ def test_fitted_attributes(model: TieringModel, users: pd.DataFrame) -> None:
 
 
 def test_deterministic_with_a_seed(model: TieringModel, users: pd.DataFrame) -> None:
-    again = TieringModel().fit(users)
+    again = TieringModel(fallback="never").fit(users)
     assert again.k_ == model.k_
     np.testing.assert_array_equal(again.cluster_ids(users), model.cluster_ids(users))
     np.testing.assert_array_equal(again.predict(users), model.predict(users))
@@ -56,7 +58,7 @@ def test_names_stable_when_refitting_on_a_perturbed_sample(model, users, ltv) ->
     other = _with_predicted_ltv(make_user_frame(8000, seed=5), ltv)
     for col in ("spend_365d", "predicted_ltv"):
         other[col] = other[col] * rng.lognormal(0.0, 0.05, len(other))
-    refit = TieringModel(reference_centroids=model.centroids_).fit(other)
+    refit = TieringModel(reference_centroids=model.centroids_, fallback="never").fit(other)
     before, after = model.predict(users), refit.predict(users)
     assert refit.naming_ == "reference"
     assert (before == after).mean() >= 0.85
@@ -108,3 +110,75 @@ def test_tier_stability_aligns_on_users() -> None:
     b = pd.Series(["new", "active", "active", "lost", "lost"], index=["u4", "u3", "u2", "u1", "u9"])
     assert tier_stability(a, b) == pytest.approx(1.0)
     assert np.isnan(tier_stability(a, pd.Series(["lost"], index=["x"])))
+
+
+def _rfm_frame() -> pd.DataFrame:
+    """Ten users; "high" is a quintile score of at least 3, so the six most recent count as recent."""
+    return pd.DataFrame(
+        {
+            "recency_days": [2.0, 3.0, 5.0, 8.0, 150.0, 200.0, 250.0, 300.0, 320.0, 20.0],
+            "orders_365d": [20, 15, 1, 1, 1, 12, 1, 1, 1, 9],
+            "spend_365d": [5000.0, 4000.0, 11.0, 12.0, 10.0, 3500.0, 10.0, 11.0, 12.0, 3000.0],
+            "tenure_days": [700.0, 650.0, 500.0, 600.0, 400.0, 800.0, 700.0, 650.0, 900.0, 30.0],
+            "predicted_ltv": 0.0,
+        }
+    )
+
+
+def test_rfm_rules_by_hand() -> None:
+    frame = _rfm_frame()
+    rules = RfmRuleTiering().fit(frame)
+    tiers = list(rules.predict(frame))
+    assert tiers[:2] == ["high_value", "high_value"]  # recent, frequent, big spenders
+    assert tiers[5] == "at_risk"  # a big spender gone quiet
+    assert tiers[6] == "lost"  # a light buyer gone quiet
+    assert tiers[9] == "new"  # joined a month ago, whatever the scores
+    table = {(True, True, True): "high_value", (True, True, False): "potential_high_value"}
+    table |= {(True, False, True): "potential_high_value", (True, False, False): "active"}
+    for i, (r, f, m) in enumerate(rules.rfm(frame).to_numpy() >= 3):
+        expected = table[(True, f, m)] if r else ("at_risk" if f or m else "lost")
+        assert tiers[i] == ("new" if frame["tenure_days"][i] <= 90 else expected), i
+
+
+def test_fallback_follows_the_split_half_check(users) -> None:
+    users = users.iloc[:3000]
+    auto = TieringModel(k_max=6).fit(users)
+    check = auto.fallback_check_
+    assert set(check) == {"kmeans_stability", "rules_stability", "kmeans_empty_tiers", "rules_empty_tiers"}
+    expected = check["kmeans_stability"] < check["rules_stability"] or (
+        check["kmeans_empty_tiers"] > check["rules_empty_tiers"]
+    )
+    assert auto.fallback_ == expected and auto.method_ == ("rules" if expected else "kmeans")
+    rules = RfmRuleTiering().fit(users)
+    forced = TieringModel(fallback="always").fit(users)
+    np.testing.assert_array_equal(forced.predict(users), rules.predict(users))
+    with pytest.raises(ValueError, match="fallback"):
+        TieringModel(fallback="sometimes").fit(users)
+
+
+def test_one_time_buyer_shop_falls_back_to_the_more_stable_rules(ltv) -> None:
+    """A shop of mostly one-time buyers (issue 8: K-means left `active` and `new` empty) gets the rules."""
+    frame = _with_predicted_ltv(make_user_frame(3000, seed=21), ltv)
+    rng = np.random.default_rng(0)
+    once = rng.random(len(frame)) < 0.8
+    frame.loc[once, ["orders_365d"]] = 1
+    frame.loc[once, "spend_365d"] = frame.loc[once, "avg_order_value"].fillna(50.0)
+    model = TieringModel(k_max=6).fit(frame)
+    assert model.fallback_ and model.method_ == "rules"
+    assert model.fallback_check_["kmeans_empty_tiers"] > model.fallback_check_["rules_empty_tiers"]
+
+
+def test_evaluate_tiering_on_held_out_users(model, users, ltv) -> None:
+    held_out = _with_predicted_ltv(make_user_frame(4000, seed=9), ltv)
+    revenue = held_out[FUTURE_SPEND].to_numpy()
+    same = evaluate_tiering(model, held_out, revenue, previous=model)
+    assert same.summary["stability_ari"] == pytest.approx(1.0)
+    assert same.table["users"].sum() == len(held_out)
+    assert same.summary["empty_tiers"] == sum(same.table["users"] == 0)
+    assert -1 <= same.summary["silhouette"] <= 1
+    rules_before = RfmRuleTiering().fit(users)
+    rules_after = RfmRuleTiering().fit(held_out)
+    compared = evaluate_tiering(rules_after, held_out, revenue, previous=rules_before)
+    assert 0.5 < compared.summary["stability_ari"] < 1.0
+    assert compared.summary["high_value_revenue_share"] > compared.summary["high_value_user_share"]
+    assert np.isnan(evaluate_tiering(model, held_out, revenue).summary["stability_ari"])

@@ -8,6 +8,8 @@ import pytest
 
 from features.users import USER_FEATURES
 from models.churn import FEATURE_LABELS, RiskThresholds, choose_risk_thresholds, risk_band, top_reasons
+from models.recall import explain_action, recall_action
+from models.risk import odds_threshold
 
 pytestmark = pytest.mark.unit
 
@@ -28,25 +30,60 @@ def test_risk_band_edges() -> None:
         risk_band([np.nan], t)
 
 
-def test_thresholds_meet_band_churn_rates_and_shares_on_validation() -> None:
-    rng = np.random.default_rng(0)
-    p = rng.beta(1.5, 3, 20000)
-    y = (rng.random(p.size) < p).astype(int)
-    t = choose_risk_thresholds(p, y)
-    assert t.medium < t.high < t.critical < 1
+def _scored(base_rate: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated scores of a model that ranks users (Beta-distributed risk with the given mean) and their labels."""
+    rng = np.random.default_rng(seed)
+    concentration = 4.0
+    p = rng.beta(base_rate * concentration, (1 - base_rate) * concentration, n)
+    return p, (rng.random(n) < p).astype(int)
+
+
+@pytest.mark.parametrize("base_rate", [0.05, 0.3, 0.7])
+def test_bands_follow_the_shops_base_rate_and_order_churn(base_rate: float) -> None:
+    p_val, y_val = _scored(base_rate, 20000, seed=0)
+    t = choose_risk_thresholds(p_val, y_val)
+    assert t.base_rate == pytest.approx(y_val.mean())
+    assert t.medium == pytest.approx(odds_threshold(t.base_rate, 0.5)) and t.medium < t.base_rate < t.high
+    assert t.high < t.critical < 1 and (p_val >= t.critical).mean() <= 0.1
+    p, y = _scored(base_rate, 20000, seed=1)
     bands = risk_band(p, t)
-    for band, rate, share in zip(("medium", "high", "critical"), (0.3, 0.6, 0.85), (0.5, 0.25, 0.1), strict=True):
-        assert y[bands == band].mean() >= rate
-        assert (p >= getattr(t, band)).mean() <= share
-    assert y[bands == "low"].mean() < 0.3
+    rates = pd.Series(y).groupby(bands).mean().reindex(["low", "medium", "high", "critical"])
+    assert rates.is_monotonic_increasing and rates.notna().all()
+    assert rates["low"] < base_rate < rates["high"]
+
+
+def test_a_shop_where_most_customers_churn_is_not_mostly_low_with_no_action() -> None:
+    """Issue 9: where ~70% of active customers do not return, most users must not land in `low` / `none`."""
+    p_val, y_val = _scored(0.7, 20000, seed=2)
+    t = choose_risk_thresholds(p_val, y_val)
+    p, y = _scored(0.7, 20000, seed=3)
+    bands = risk_band(p, t)
+    actions = np.array([recall_action("*", b).action for b in bands])
+    assert (bands == "low").mean() < 0.3
+    assert (actions == "none").mean() < 0.3
+    assert y[actions != "none"].sum() > 0.85 * y.sum()  # the churners are reached
+    assert "0.70" in t.rule() or f"{t.base_rate:.2f}" in t.rule()
+
+
+def test_band_rule_is_one_line_with_the_numbers() -> None:
+    p_val, y_val = _scored(0.7, 5000, seed=4)
+    t = choose_risk_thresholds(p_val, y_val)
+    for prob in (0.1, float(t.medium), float(t.high), 0.999):
+        band = str(risk_band([prob], t)[0])
+        rule = recall_action("active", band)
+        line = explain_action(prob, band, "active", rule, t)
+        assert "\n" not in line and f"{prob:.2f}" in line and band in line and rule.action in line
+        assert f"{t.base_rate:.2f}" in line or band == "critical"
+    assert "\n" not in t.rule() and f"{t.high:.2f}" in t.rule()
 
 
 def test_unreachable_band_is_empty() -> None:
+    """A model that scores everyone alike splits nobody: no critical list, one band for all."""
     p = np.full(1000, 0.2)
     y = (np.arange(1000) % 5 == 0).astype(int)
     t = choose_risk_thresholds(p, y)
-    assert t.medium == t.high == t.critical == float("inf")
-    assert set(risk_band(p, t)) == {"low"}
+    assert t.critical == float("inf")
+    assert len(set(risk_band(p, t))) == 1
 
 
 def test_top_reasons_by_hand() -> None:
@@ -62,3 +99,5 @@ def test_top_reasons_by_hand() -> None:
     assert top_reasons(phi.iloc[1:], x.iloc[1:], top_k=3)[0][0].value == 4.0
     with pytest.raises(ValueError, match="rows"):
         top_reasons(phi, x.iloc[:1])
+    derived = top_reasons(phi, x.drop(columns="tickets_unresolved"), top_k=3)
+    assert derived[0][2].feature == "tickets_unresolved" and derived[0][2].value is None

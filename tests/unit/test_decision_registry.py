@@ -58,8 +58,17 @@ def test_train_cli_lists_the_registry_and_accepts_options_after_the_decision(tmp
 
 
 def test_service_routes_come_from_the_registry() -> None:
-    from serving.service import ShopSense
+    from serving.service import build_service
 
-    routes = {api.route for api in ShopSense.apis.values()}
+    service = build_service(decisions.all_specs())
+    routes = {api.route for api in service.apis.values()}
     expected = {route.path for spec in decisions.all_specs() for route in spec.routes}
-    assert expected <= routes
+    assert expected and expected <= routes
+    assert {model.tag.name for model in service.models} >= {f"shopsense-{s.name}" for s in decisions.all_specs()}
+
+
+def test_features_on_a_missing_dataset_is_one_sentence(tmp_settings) -> None:
+    result = CliRunner().invoke(app, ["features", "build", "--dataset", "typo"])
+    assert result.exit_code == 1
+    assert "no dataset 'typo'" in result.output and "Traceback" not in result.output
+    assert not (tmp_settings.data_dir / "typo").exists()

@@ -76,7 +76,9 @@ def test_online_equals_offline_as_of_the_last_materialization(world, offline) ->
     end = CUTOFFS[1] + pd.Timedelta(seconds=1)
     summary = materialize(world, end=end, settings=SQLITE, progress=False)
     expected = _latest(offline, end)
-    assert summary["views"]["user"] == {"keys": len(expected), "latest_as_of": str(CUTOFFS[1])}
+    user = summary["views"]["user"]
+    assert (user["keys"], user["latest_as_of"]) == (len(expected), str(CUTOFFS[1]))
+    assert summary["writer"] == "bulk" and "offline_keys" not in user  # users are not limited
     reader = OnlineFeatureReader(world, SQLITE)
     _assert_online_matches(reader, expected)
     later_only = sorted(set(offline[c.USER_ID]) - set(expected.index))
@@ -200,3 +202,100 @@ def test_multi_view_service_is_picked_up_and_keyed_per_entity(world, tmp_path: P
     store = get_store(paths, SQLITE)
     assert sorted(v.name for v in store.list_feature_views()) == ["sku", "user"]
     assert "recommend_v1" not in {s.name for s in store.list_feature_services()}
+
+
+PAIRS = FeatureSet(
+    name="interactions",
+    entity="user_sku",
+    keys=(c.USER_ID, c.SKU_ID),
+    description="Stand-in pair features with the ranking column the online limit reads.",
+    requires=("events",),
+    features=(
+        Feature("weight", "float64", "Pair strength (NaN allowed)."),
+        Feature("purchases", "int64", "A count (null allowed)."),
+    ),
+    compute=lambda lake, as_of: None,
+)
+REVIEWS = FeatureSet(
+    name="review",
+    entity="review",
+    keys=("review_id",),
+    description="Stand-in review features: an integer key, text, large ints.",
+    requires=("reviews",),
+    features=(
+        Feature("text", "string", "Review text (null allowed)."),
+        Feature("stars", "int64", "Any int64."),
+        Feature("score", "float64", "Any double."),
+    ),
+    compute=lambda lake, as_of: None,
+)
+
+
+def _edge_case_features(root: Path, world: DatasetPaths) -> DatasetPaths:
+    """The world's real user features plus stand-ins holding NaN, nulls, -0.0, inf, negative and large ints, Chinese."""
+    paths = DatasetPaths("bulk", root / "bulk")
+    paths.features.mkdir(parents=True)
+    user_file = build.combined_path(world, USER_FEATURES)
+    build.combined_path(paths, USER_FEATURES).write_bytes(user_file.read_bytes())
+    when = [CUTOFFS[0], CUTOFFS[1], CUTOFFS[1], CUTOFFS[1], CUTOFFS[2]]
+    pairs = pd.DataFrame(
+        {c.USER_ID: ["u1", "u1", "u1", "u2", "u1"], c.SKU_ID: ["s1", "s1", "s2", "s1", "s3"], c.AS_OF: when}
+    )
+    pairs["weight"] = [1.0, np.nan, 2.5, -0.0, 1e-310]
+    pairs["purchases"] = pd.array([1, None, 3, 0, -7], dtype="Int64")
+    reviews = pd.DataFrame({"review_id": [1, -(2**40), 2**40, 1], c.AS_OF: when[:4]})
+    reviews["text"] = ["好评 👍", None, "", "naïve"]
+    reviews["stars"] = pd.array([5, -(2**40), 2**40, None], dtype="Int64")
+    reviews["score"] = [0.1, np.inf, -np.inf, 1 / 3]
+    for feature_set, frame in ((PAIRS, pairs), (REVIEWS, reviews)):
+        frame.astype({c.AS_OF: "datetime64[us]"}).to_parquet(build.combined_path(paths, feature_set), index=False)
+    return paths
+
+
+def _user_features(offline: pd.DataFrame) -> list[str]:
+    return [f.name for f in USER_FEATURES.features if f.name in offline.columns]
+
+
+def _online_rows(paths: DatasetPaths) -> dict[str, list[tuple]]:
+    import sqlite3
+
+    with sqlite3.connect(paths.feast / "online.db") as conn:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables}
+
+
+def test_bulk_writer_writes_what_feast_materialize_writes(world, offline, tmp_path: Path, monkeypatch) -> None:
+    real_get = registry.get
+    stand_ins = {"interactions": PAIRS, "review": REVIEWS}
+    monkeypatch.setattr(registry, "get", lambda name: stand_ins.get(name) or real_get(name))
+    every_row = Settings(online_store="sqlite", online_top_n=0)
+    sdk, fast = _edge_case_features(tmp_path / "sdk", world), _edge_case_features(tmp_path / "fast", world)
+    end = CUTOFFS[1] + pd.Timedelta(seconds=1)
+    assert materialize(sdk, end=end, settings=every_row, progress=False, bulk=False)["writer"] == "feast"
+    summary = materialize(fast, end=end, settings=every_row, progress=False)
+    assert summary["writer"] == "bulk"
+    users = len(_latest(offline, end))
+    assert {v: info["keys"] for v, info in summary["views"].items()} == {"user": users, "interactions": 3, "review": 3}
+    sdk_rows, fast_rows = _online_rows(sdk), _online_rows(fast)
+    assert sum(len(rows) for rows in fast_rows.values()) == users * len(_user_features(offline)) + 3 * 2 + 3 * 3
+    assert fast_rows == sdk_rows  # byte for byte: keys, value protos, value_text, event_ts, created_ts
+
+    materialize(fast, settings=every_row, progress=False)  # a later window replaces each view's rows
+    materialize(sdk, settings=every_row, progress=False, bulk=False)
+    assert _online_rows(fast) == _online_rows(sdk)
+    got = OnlineFeatureReader(fast, every_row, fast=True).get("churn_v1", sorted(offline[c.USER_ID].unique()))
+    pd.testing.assert_frame_equal(got, OnlineFeatureReader(sdk, every_row).get("churn_v1", list(got[c.USER_ID])))
+
+
+def test_online_keeps_each_users_strongest_pairs(world, tmp_path: Path, monkeypatch) -> None:
+    real_get = registry.get
+    stand_ins = {"interactions": PAIRS, "review": REVIEWS}
+    monkeypatch.setattr(registry, "get", lambda name: stand_ins.get(name) or real_get(name))
+    paths = _edge_case_features(tmp_path, world)
+    summary = materialize(paths, settings=Settings(online_store="sqlite", online_top_n=1), progress=False)
+    pairs = summary["views"]["interactions"]
+    assert (pairs["keys"], pairs["offline_keys"], pairs["latest_as_of"]) == (2, 4, str(CUTOFFS[1]))
+    store = get_store(paths, SQLITE)
+    rows = [{c.USER_ID: "u1", c.SKU_ID: sku} for sku in ("s1", "s2", "s3")] + [{c.USER_ID: "u2", c.SKU_ID: "s1"}]
+    got = store.get_online_features(features=["interactions:weight"], entity_rows=rows).to_dict()
+    assert got["weight"] == [None, 2.5, None, -0.0]  # u1's latest s1 row is NaN, s3's 1e-310 < 2.5: not online

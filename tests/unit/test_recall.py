@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import pytest
 
-from models.recall import DEFAULT_RULES, RecallRule, recall_action, rules_from_records
-from models.risk import BANDS
+from models.recall import DEFAULT_RULES, RecallRule, explain_action, recall_action, rules_from_records
+from models.risk import BANDS, RiskThresholds
 from models.tiering import TIERS
 
 pytestmark = pytest.mark.unit
@@ -80,3 +80,11 @@ def test_unknown_lookup_is_named() -> None:
         recall_action("vip", "high")
     with pytest.raises(ValueError, match="severe"):
         recall_action("active", "severe")
+
+
+def test_explained_action_names_band_numbers_and_table_row() -> None:
+    thresholds = RiskThresholds(0.54, 0.78, 0.93, base_rate=0.7, critical_share=0.1)
+    rule = recall_action("active", "high")
+    line = explain_action(0.82, "high", "active", rule, thresholds)
+    assert line.startswith("P(churn) 0.82 >= 0.78: churn odds >= 1.5x the shop's (this shop's churn rate 0.70)")
+    assert line.endswith(f"tier active x high -> {rule.action} (rule {rule.tier}/{rule.band})")

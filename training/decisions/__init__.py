@@ -18,6 +18,7 @@ _LOCATIONS: dict[str, str] = {
     "churn": "training.decisions.churn:SPEC",
     "reviews": "training.decisions.reviews:SPEC",
     "demand": "training.decisions.demand:SPEC",
+    "recommend": "training.decisions.recommend:SPEC",
 }
 
 DECISION_NAMES: tuple[str, ...] = tuple(_LOCATIONS)

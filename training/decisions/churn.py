@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from features.settings import DatasetPaths, Settings
 from models import metrics
-from models.churn import ChurnClassifier, RecencyBaseline, RfmLogisticBaseline, choose_risk_thresholds
+from models.churn import ChurnClassifier, choose_risk_thresholds
+from models.churn_baselines import BgNbdChurnBaseline, RecencyBaseline, RfmLogisticBaseline
 from models.customer_decisions import ChurnDecision
 from serving.schemas.customer import ChurnRequest, ChurnResponse
 from training.datasets import CHURNED, LabelConfig
 from training.decisions import customer_base as cb
-from training.reports.customer import CHURN_REPORT
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
+from training.reports.customer import CHURN_REPORT
 
 FEATURE_SERVICE = "churn_v1"
 HORIZON_DAYS = 90
@@ -31,14 +32,21 @@ def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> C
     """Boost on the training cutoffs, calibrate and choose risk bands on the validation cutoff."""
     x_tr, y_tr = cb.features(data, "train"), cb.column(data, "train", CHURNED)
     x_val, y_val = cb.features(data, "validation"), cb.column(data, "validation", CHURNED)
-    classifier = ChurnClassifier(random_state=options.seed, **dict(options.params)).fit(x_tr, y_tr, x_val, y_val)
+    horizon = int(data.lineage.get("horizon_days", HORIZON_DAYS))
+    params = {"random_state": options.seed, "btyd_horizon_days": horizon} | dict(options.params)
+    classifier = ChurnClassifier(**params).fit(x_tr, y_tr, x_val, y_val)
     thresholds = choose_risk_thresholds(classifier.predict_proba(x_val)[:, 1], y_val)
     return ChurnDecision(classifier, thresholds, data.feature_names, FEATURE_SERVICE)
 
 
-def _baselines(data: DecisionData) -> dict[str, object]:
+def _baselines(data: DecisionData, seed: int) -> dict[str, object]:
     x_tr, y_tr = cb.features(data, "train"), cb.column(data, "train", CHURNED)
-    return {"recency_rule": RecencyBaseline().fit(x_tr, y_tr), "rfm_logreg": RfmLogisticBaseline().fit(x_tr, y_tr)}
+    horizon = int(data.lineage.get("horizon_days", HORIZON_DAYS))
+    return {
+        "recency_rule": RecencyBaseline().fit(x_tr, y_tr),
+        "rfm_logreg": RfmLogisticBaseline(random_state=seed).fit(x_tr, y_tr),
+        "bgnbd_p_alive": BgNbdChurnBaseline(horizon_days=horizon).fit(x_tr, y_tr),
+    }
 
 
 def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
@@ -47,7 +55,7 @@ def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) ->
 
     x_te, y_te = cb.features(data, "test"), cb.column(data, "test", CHURNED)
     p_test = model.classifier.predict_proba(x_te)[:, 1]
-    scores = {name: b.predict_proba(x_te)[:, 1] for name, b in _baselines(data).items()}
+    scores = {name: b.predict_proba(x_te)[:, 1] for name, b in _baselines(data, options.seed).items()}
     sample = x_te.sample(min(SHAP_ROWS, len(x_te)), random_state=options.seed)
     importance = plots.shap_importance(model.classifier.contributions(sample), model.classifier.model_frame(sample))
     classifier_params = {k: v for k, v in model.classifier.get_params().items() if k != "monotone"}

@@ -21,7 +21,11 @@ USER_TABLES = ("users", "orders", "order_items")
 
 def customer_data(paths: DatasetPaths, settings: Settings, config: LabelConfig) -> DecisionData:
     """The user dataset of ``paths`` under ``config``'s label windows, one part per time role."""
-    dataset = load_customer_dataset(paths, config, settings)
+    return wrap(load_customer_dataset(paths, config, settings))
+
+
+def wrap(dataset: CustomerDataset) -> DecisionData:
+    """A customer dataset as :class:`DecisionData` (one part per time role; the dataset itself in ``extra``)."""
     parts = {role: dataset.part(role) for role in ROLES}
     lineage = dict(dataset.lineage) | {"rows_" + role: len(part) for role, part in parts.items()}
     return DecisionData(parts, list(dataset.feature_names), lineage, extra={"dataset": dataset})

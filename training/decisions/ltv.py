@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from features.settings import DatasetPaths, Settings
-from models import metrics
 from models.customer_decisions import LtvDecision
 from models.decision import feature_block
-from models.ltv import LtvRegressor
-from training.datasets import FUTURE_SPEND, LabelConfig
+from models.ltv import PRIMARY_METRIC, BgNbdLtv, CarriedForwardLtv, LtvRegressor, ltv_report
+from training.customer_data import load_ltv_dataset
+from training.datasets import FUTURE_SPEND
 from training.decisions import customer_base as cb
-from training.reports.customer import LTV_REPORT
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
+from training.reports.customer import LTV_REPORT
 
 logger = logging.getLogger(__name__)
 
@@ -27,28 +27,15 @@ FEATURE_SERVICE = "churn_v1"  # the user view: LTV reads the same online feature
 LTV_DAYS = 180
 
 
-SHORTER_WINDOWS = (120, 90, 60)  # tried in turn when the history cannot hold a leakage-free 180-day split
-
-
 def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
-    """The user dataset split with the LTV window as horizon; a short history falls back to a shorter window.
+    """The user dataset split on the LTV window; a short history falls back to the longest window that fits.
 
-    The fallback is logged and recorded (``ltv_days`` in the lineage and the run's params), never silent.
+    The window used is recorded (``ltv_days`` in the lineage and the run's params), never silently changed.
     """
-    windows = (options.horizon_days,) if options.horizon_days else (LTV_DAYS, *SHORTER_WINDOWS)
-    for i, days in enumerate(windows):
-        try:
-            data = cb.customer_data(paths, settings, LabelConfig(horizon_days=days, ltv_days=days))
-        except ValueError as err:
-            if i == len(windows) - 1:
-                raise
-            logger.warning(
-                "history too short for a %d-day lifetime-value window (%s); trying %d days", days, err, windows[i + 1]
-            )
-            continue
-        data.lineage["ltv_days"] = days
-        return data
-    raise AssertionError("unreachable")
+    dataset = load_ltv_dataset(paths, settings, options.horizon_days or LTV_DAYS)
+    data = cb.wrap(dataset)
+    data.lineage["ltv_days"] = dataset.config.ltv_days
+    return data
 
 
 def _labelled(data: DecisionData, roles: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -62,27 +49,28 @@ def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> L
     x, y = _labelled(data, ("train", "validation"))
     if len(x) == 0:
         raise ValueError("no rows with a fully observed lifetime-value window before the test cutoff")
-    regressor = LtvRegressor(random_state=options.seed, **dict(options.params)).fit(x, y)
     days = int(data.lineage.get("ltv_days", LTV_DAYS))
+    params = {"random_state": options.seed, "btyd_horizon_days": days} | dict(options.params)
+    regressor = LtvRegressor(**params).fit(x, y)
     return LtvDecision(regressor, data.feature_names, FEATURE_SERVICE, days)
-
-
-def carried_forward(x: pd.DataFrame) -> np.ndarray:
-    """Baseline: the spend of the last 180 days carried forward as the next 180 days' spend."""
-    return np.nan_to_num(x["spend_180d"].to_numpy(dtype="float64"))
 
 
 def evaluate(model: LtvDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
     x, y = _labelled(data, ("test",))
-    report = metrics.regression_report(y, model.predict(x))
-    baselines = {"carried_forward": metrics.regression_report(y, carried_forward(x))}
-    params = {k: v for k, v in model.regressor.get_params().items()}
-    return Evaluation(report, baselines, params=params)
+    x_fit, _ = _labelled(data, ("train", "validation"))
+    days = model.window_days
+    baselines = {
+        "carried_forward": CarriedForwardLtv(days).fit(x_fit),
+        "bgnbd_gamma_gamma": BgNbdLtv(days, random_state=options.seed).fit(x_fit),
+    }
+    scored = {name: ltv_report(y, b.predict(x)) for name, b in baselines.items()}
+    params = dict(model.regressor.get_params())
+    return Evaluation(ltv_report(y, model.predict(x)), scored, params=params)
 
 
 def score(model: LtvDecision, data: DecisionData) -> float:
     x, y = _labelled(data, ("test",))
-    return metrics.regression_report(y, model.predict(x))["rmse"]
+    return ltv_report(y, model.predict(x))[PRIMARY_METRIC[0]]
 
 
 SPEC = DecisionSpec(
@@ -94,7 +82,7 @@ SPEC = DecisionSpec(
     fit=fit,
     evaluate=evaluate,
     score=score,
-    primary=("rmse", "lower"),
+    primary=PRIMARY_METRIC,
     provides=("predicted_ltv",),
     horizon_days=LTV_DAYS,
     requires=cb.USER_TABLES,

@@ -2,24 +2,28 @@
 
 Honest gate: the model is fitted at the validation cutoff and judged on the test cutoff's users, whom no version
 was fitted on, so the champion and a new version are compared on the same unseen rows. Stability is the adjusted
-Rand index between this model and one fitted a cutoff earlier, on the same test users.
+Rand index between this model and one fitted at the last training cutoff, on the same test users; the handbooks'
+RFM rules are scored the same way beside it, and the model falls back to them (``fallback_``) when K-means is less
+stable or leaves more tiers empty on its training users.
 """
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
+import pandas as pd
 
+from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models import metrics
 from models.customer_decisions import TieringDecision
-from models.tiering import FEATURES, TIERS, TieringModel, tier_report
+from models.rfm import RfmRuleTiering
+from models.tiering import FEATURES, TieringModel
+from models.tiering_eval import evaluate_tiering, tier_silhouette
 from serving.schemas.customer import TierRequest, TierResponse
-from training.datasets import CHURNED, FUTURE_SPEND, LabelConfig
+from training.datasets import HORIZON_SPEND, LabelConfig
 from training.decisions import customer_base as cb
-from training.reports.customer import TIERING_REPORT
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
+from training.reports.customer import TIERING_REPORT
 
 FEATURE_SERVICE = "tiering_v1"
 # The handbooks' six tiers are the business range's floor: silhouette alone prefers 4 broad clusters here, which
@@ -31,11 +35,14 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
     return cb.customer_data(paths, settings, LabelConfig())
 
 
+def _params(options: TrainOptions) -> dict:
+    k_min, k_max = K_RANGE
+    return {"k_min": k_min, "k_max": k_max, "random_state": options.seed} | dict(options.params)
+
+
 def _tiering(data: DecisionData, role: str, options: TrainOptions, reference=None) -> TieringModel:
     frame = TieringDecision(None, data.feature_names, FEATURE_SERVICE).tier_frame(data.part(role))
-    k_min, k_max = K_RANGE
-    params = {"k_min": k_min, "k_max": k_max, "random_state": options.seed} | dict(options.params)
-    return TieringModel(reference_centroids=reference, **params).fit(frame)
+    return TieringModel(reference_centroids=reference, **_params(options)).fit(frame)
 
 
 def fit(data: DecisionData, options: TrainOptions, champion: TieringDecision | None = None) -> TieringDecision:
@@ -44,35 +51,34 @@ def fit(data: DecisionData, options: TrainOptions, champion: TieringDecision | N
     return TieringDecision(_tiering(data, "validation", options, reference), data.feature_names, FEATURE_SERVICE)
 
 
-def _test_frame(model: TieringDecision, data: DecisionData):
+def _test_frame(model: TieringDecision, data: DecisionData) -> pd.DataFrame:
     return model.tier_frame(data.part("test"))
 
 
+def _last_train_frame(data: DecisionData) -> pd.DataFrame:
+    """The users at the last training cutoff: one retrain before the model, for stability."""
+    train = data.part("train")
+    return train[train[c.AS_OF] == train[c.AS_OF].max()]
+
+
 def evaluate(model: TieringDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
-    """Silhouette, stability, tier and revenue shares on the unseen test users."""
+    """Model and the handbooks' RFM rules on the same unseen test users: shares, revenue, stability, empty tiers."""
     later = _test_frame(model, data)
-    earlier_cutoffs = sorted(data.part("train")["as_of"].unique())
-    earlier = _tiering(data, "train", options, model.tiering.centroids_) if earlier_cutoffs else None
-    tiers = model.tiering.predict(later)
-    test = data.part("test")
-    revenue = test[FUTURE_SPEND].fillna(test["spend_365d"]).to_numpy(dtype="float64")
-    table = tier_report(tiers, revenue)
-    summary = {
-        "k": float(model.tiering.k_),
-        "silhouette": model.tiering.holdout_silhouette(later, random_state=options.seed),
-        "stability_ari": metrics.adjusted_rand(earlier.predict(later), tiers) if earlier is not None else np.nan,
-        "empty_tiers": float(sum(t not in set(tiers) for t in TIERS)),
-        "high_value_user_share": float(np.mean(tiers == "high_value")),
-        "high_value_revenue_share": float(revenue[tiers == "high_value"].sum() / max(revenue.sum(), 1e-9)),
-        "churn_rate_test": float(test[CHURNED].mean()),
-    }
-    figure = _profile_figure(model)
+    earlier = model.tier_frame(_last_train_frame(data))
+    revenue = data.part("test")[HORIZON_SPEND].to_numpy(dtype="float64")
+    previous = TieringModel(reference_centroids=model.tiering.centroids_, **_params(options)).fit(earlier)
+    own = evaluate_tiering(model.tiering, later, revenue, previous=previous, random_state=options.seed)
+    rules = RfmRuleTiering().fit(model.tier_frame(data.part("validation")))
+    rules_previous = RfmRuleTiering().fit(earlier)
+    baseline = evaluate_tiering(rules, later, revenue, previous=rules_previous, random_state=options.seed)
+    summary = own.summary | {"k": float(model.tiering.k_), "fell_back_to_rules": float(model.tiering.fallback_)}
     return Evaluation(
         summary,
-        params={"k_min": model.tiering.k_min, "k_max": model.tiering.k_max},
-        tables={"tier_report.json": table.reset_index()},
-        figures={"tier_profile.png": figure},
-        documents={"tier_report_by_tier.json": json.loads(table.to_json(orient="index"))},
+        {"rfm_rules": baseline.summary},
+        params={"method": model.tiering.method_, **_params(options)},
+        tables={"tier_report.json": own.table.reset_index(), "tier_report_rules.json": baseline.table.reset_index()},
+        figures={"tier_profile.png": _profile_figure(model)},
+        documents={"tier_report_by_tier.json": json.loads(own.table.to_json(orient="index"))},
     )
 
 
@@ -83,7 +89,9 @@ def _profile_figure(model: TieringDecision):
 
 
 def score(model: TieringDecision, data: DecisionData) -> float:
-    return model.tiering.holdout_silhouette(_test_frame(model, data), random_state=0)
+    """Silhouette of the served tiers (K-means or rules) on the unseen test users: like for like across versions."""
+    later = _test_frame(model, data)
+    return tier_silhouette(later, model.tiering.predict(later), random_state=0)
 
 
 def tier_call(request: TierRequest) -> Call:

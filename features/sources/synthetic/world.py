@@ -19,6 +19,7 @@ from features.sources.synthetic.frames import MISSING, make_ids, rank_ids, to_co
 from features.sources.synthetic.fraud import Fraud, run_campaigns
 from features.sources.synthetic.reviews import genuine_reviews
 from features.sources.synthetic.simulate import SimResult, simulate
+from features.sources.synthetic.verdicts import moderation_verdicts
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def generate(config: SynthConfig, progress: bool = True) -> SourceBatch:
     tables["events"] = tb.events_table(sim, keys)
     steps.update()
     tables["reviews"], review_truth = _reviews(sim, genuine, fraud, keys)
+    tables["review_verdicts"] = moderation_verdicts(
+        tables["reviews"], review_truth[tc.IS_FAKE].to_numpy(bool), config.seed, config.start_ns, config.days
+    )
     tables["inventory"] = ts.inventory_table(sim, sku_ids)
     tables["purchase_orders"] = ts.purchase_orders_table(sim, sku_ids, supplier_ids, sim.rngs["inventory"])
     tables["promotions"] = ts.promotions_table(sim, sku_ids)
@@ -61,7 +65,7 @@ def generate(config: SynthConfig, progress: bool = True) -> SourceBatch:
 
 
 CONTRACT_ORDER = ("users", "suppliers", "products", "orders", "order_items", "returns", "events", "reviews",
-                  "inventory", "purchase_orders", "promotions", "service_tickets")  # fmt: skip
+                  "review_verdicts", "inventory", "purchase_orders", "promotions", "service_tickets")  # fmt: skip
 
 
 def _reviews(

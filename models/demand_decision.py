@@ -1,0 +1,231 @@
+"""The served demand decision: per-SKU quantile forecasts and the reorder policy with inventory warnings.
+
+One fitted object answers both routes. It carries the forecaster (whose mlforecast state holds each SKU's recent
+history), each SKU's lead-time samples, ABC classes and a stock snapshot from training, so serving needs no lake.
+Stock on hand and on order come, in this order, from the request, from the online ``sku`` features, or from the
+training snapshot. Ids the model never saw are answered ``unknown_sku``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import columns as c
+from models.demand import MEAN, DemandForecaster
+from models.forecast_metrics import quantile_column
+from models.inventory import (
+    GRID,
+    PolicyParams,
+    WarningParams,
+    inventory_warnings,
+    normal_policy,
+    order_quantity,
+    sku_policy,
+    turnover_days,
+)
+
+OK, UNKNOWN = "ok", "unknown_sku"
+FORECAST, POLICY = "forecast", "policy"
+FEATURE_SERVICE = "demand_v1"
+SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "days_since_sale", "abc", "xyz")
+
+
+def _level_key(q: float) -> str:
+    return f"p{100 * q:g}"
+
+
+class DemandDecision:
+    """Forecast + policy for SKUs by id (``feature_names`` is empty: the model holds what it needs)."""
+
+    def __init__(
+        self,
+        forecaster: DemandForecaster,
+        lead_times: dict[str, np.ndarray],
+        snapshot: pd.DataFrame,
+        policy: PolicyParams = PolicyParams(),
+        warnings: WarningParams = WarningParams(),
+    ) -> None:
+        self.forecaster = forecaster
+        self.lead_times = {k: np.asarray(v, dtype="float64") for k, v in lead_times.items() if len(v)}
+        parts = [v for v in self.lead_times.values()]
+        self.pooled_lead = np.concatenate(parts) if parts else np.array([7.0])
+        self.snapshot = snapshot
+        self.policy = policy
+        self.warnings = warnings
+        self.feature_names: list[str] = []
+        self.feature_service = FEATURE_SERVICE
+
+    # ---- entry point ---------------------------------------------------------------------------------------
+    def decide(
+        self,
+        frame: pd.DataFrame,
+        sku_ids: Sequence[str] | None = None,
+        action: str = FORECAST,
+        horizon: int | None = None,
+        levels: Sequence[float] | None = None,
+        service_level: float | None = None,
+        stock: Sequence[dict[str, Any]] | None = None,
+        lookup: Callable[[str, Sequence[str]], pd.DataFrame] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One record per id of ``sku_ids`` then of ``frame[sku_id]``, in order, with ``status``.
+
+        Args:
+            frame: optional rows with a ``sku_id`` column (the pyfunc input).
+            sku_ids: SKU ids asked for.
+            action: "forecast" (quantiles per period) or "policy" (safety stock, reorder point, warnings).
+            horizon: periods to forecast (default the model's h).
+            levels: quantile levels in percent (default the model's).
+            service_level: overrides the ABC-class target for every SKU of the call.
+            stock: per-SKU ``{sku_id, on_hand, on_order}`` overrides.
+            lookup: the runtime's online feature lookup (current stock), when served.
+        """
+        ids = [str(i) for i in (sku_ids or [])]
+        if c.SKU_ID in frame.columns:
+            ids += [str(i) for i in frame[c.SKU_ID].dropna()]
+        known = [i for i in dict.fromkeys(ids) if i in self.forecaster.history_len_.index]
+        if action == POLICY:
+            done = self._policies(known, service_level, stock, lookup)
+        else:
+            done = self._forecasts(known, horizon, levels)
+        return [{c.SKU_ID: i, "status": OK, **done[i]} if i in done else {c.SKU_ID: i, "status": UNKNOWN} for i in ids]
+
+    # ---- forecast ------------------------------------------------------------------------------------------
+    def _forecasts(self, ids: list[str], horizon: int | None, levels: Sequence[float] | None) -> dict[str, dict]:
+        if not ids:
+            return {}
+        qs = [float(v) / 100 for v in levels] if levels else list(self.forecaster.quantiles)
+        pred = self.forecaster.predict(h=horizon, ids=ids, quantiles=qs)
+        out = {}
+        for sku, g in pred.groupby(c.UNIQUE_ID, sort=False):
+            periods = [
+                {
+                    "ds": ds.strftime("%Y-%m-%d"),
+                    "mean": round(float(m), 4),
+                    "quantiles": {_level_key(q): float(row[j]) for j, q in enumerate(qs)},
+                }
+                for ds, m, row in zip(g[c.DS], g[MEAN], g[[quantile_column(q) for q in qs]].to_numpy(), strict=True)
+            ]
+            out[str(sku)] = {"cold_start": bool(g["cold_start"].iat[0]), "periods": periods}
+        return out
+
+    # ---- policy --------------------------------------------------------------------------------------------
+    def _stock(self, ids: list[str], stock, lookup) -> pd.DataFrame:
+        """on_hand / on_order per id: request overrides, then online features, then the training snapshot."""
+        snap = self.snapshot.reindex(ids)
+        current = snap[["on_hand", "on_order"]].copy()
+        if lookup is not None:
+            try:
+                online = lookup(FEATURE_SERVICE, ids).set_index(pd.Index(ids))
+            except Exception:  # the snapshot is still a sound answer when the online store is unavailable
+                online = None
+            if online is not None and "_known" in online:
+                online = online[online["_known"].astype(bool)]
+                for src, dst in ((c.ON_HAND, "on_hand"), ("units_in_transit", "on_order")):
+                    if src in online:
+                        current.loc[online.index, dst] = (
+                            online[src].astype("float64").combine_first(current.loc[online.index, dst])
+                        )
+        for row in stock or []:
+            sku = str(row.get(c.SKU_ID))
+            if sku in current.index:
+                for key in ("on_hand", "on_order"):
+                    if row.get(key) is not None:
+                        current.loc[sku, key] = float(row[key])
+        return current
+
+    def _policies(self, ids: list[str], service_level: float | None, stock, lookup) -> dict[str, dict]:
+        if not ids:
+            return {}
+        h = max(self.forecaster.h, 28)
+        grid = self.forecaster.predict(h=h, ids=ids, quantiles=GRID)
+        cols = [quantile_column(q) for q in GRID]
+        current = self._stock(ids, stock, lookup)
+        rng = np.random.default_rng(self.policy.seed)
+        out = {}
+        for sku, g in grid.groupby(c.UNIQUE_ID, sort=False):
+            out[str(sku)] = self._one_policy(str(sku), g, cols, current.loc[str(sku)], service_level, rng)
+        return out
+
+    def _one_policy(self, sku, g, cols, current, service_level, rng) -> dict:
+        snap = self.snapshot.loc[sku] if sku in self.snapshot.index else pd.Series(dtype=object)
+        abc = str(snap.get("abc", "C"))
+        sl = float(service_level) if service_level is not None else float(self.policy.service_levels[abc])
+        leads = self.lead_times.get(sku, self.pooled_lead)
+        pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, self.policy, rng)
+        daily = g[MEAN].to_numpy("float64")
+        base = normal_policy(
+            float(daily.mean()), float(snap.get("std_daily", 0.0) or 0.0), float(leads.mean()), float(leads.std()), sl,
+            self.policy.cycle_days,
+        )  # fmt: skip
+        on_hand, on_order = _num(current.get("on_hand")), _num(current.get("on_order")) or 0.0
+        qty = (
+            order_quantity(pol["reorder_point"], pol["order_up_to"], on_hand, on_order) if on_hand is not None else None
+        )
+        warns = (
+            inventory_warnings(
+                on_hand=on_hand, on_order=on_order, reorder_point=pol["reorder_point"], daily_mean=daily,
+                lead_time_days=float(leads.mean()), days_since_sale=_num(snap.get("days_since_sale")),
+                params=self.warnings,
+            )
+            if on_hand is not None
+            else []
+        )  # fmt: skip
+        mean_sales = _num(snap.get("mean_daily")) or 0.0
+        return {
+            "cold_start": bool(g["cold_start"].iat[0]),
+            "abc_class": abc,
+            "xyz_class": str(snap.get("xyz", "Z")),
+            "service_level": sl,
+            "lead_time_mean_days": round(float(leads.mean()), 2),
+            "lead_time_std_days": round(float(leads.std()), 2),
+            "mean_daily_forecast": round(float(daily.mean()), 4),
+            "safety_stock": round(pol["safety_stock"], 2),
+            "reorder_point": round(pol["reorder_point"], 2),
+            "order_up_to": round(pol["order_up_to"], 2),
+            "normal_formula_reorder_point": round(base["reorder_point"], 2),
+            "on_hand": on_hand,
+            "on_order": on_order,
+            "order_quantity": qty,
+            "turnover_days": _round(turnover_days(on_hand, mean_sales)) if on_hand is not None else None,
+            "warnings": warns,
+        }
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(out) else out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def sku_snapshot(panel: pd.DataFrame, in_transit: pd.Series | None = None, window: int = 91) -> pd.DataFrame:
+    """Per SKU at the end of ``panel``: stock, recent daily mean/std, days since the last sale, ABC and XYZ."""
+    from models.inventory import abc_classes, xyz_classes
+
+    end = panel[c.DS].max()
+    recent = panel[panel[c.DS] > end - pd.Timedelta(days=window)]
+    g = recent.groupby(c.UNIQUE_ID)
+    snap = pd.DataFrame({"mean_daily": g[c.Y].mean(), "std_daily": g[c.Y].std().fillna(0.0)})
+    price = recent["price"] if "price" in recent else pd.Series(1.0, index=recent.index)
+    snap["revenue"] = (recent[c.Y] * price.fillna(0.0)).groupby(recent[c.UNIQUE_ID]).sum()
+    sold = panel[panel[c.Y] > 0].groupby(c.UNIQUE_ID)[c.DS].max()
+    snap["days_since_sale"] = ((end - sold).dt.days + 1).reindex(snap.index)
+    if c.ON_HAND in panel:
+        snap["on_hand"] = panel.groupby(c.UNIQUE_ID)[c.ON_HAND].last().reindex(snap.index)
+    else:
+        snap["on_hand"] = np.nan
+    snap["on_order"] = (in_transit if in_transit is not None else pd.Series(dtype="float64")).reindex(snap.index)
+    snap["abc"] = abc_classes(snap["revenue"])
+    snap["xyz"] = xyz_classes(snap["mean_daily"], snap["std_daily"])
+    return snap

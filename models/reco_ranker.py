@@ -1,0 +1,212 @@
+"""Generator tuning on a validation period and the LightGBM LambdaRank model over the union of candidates.
+
+Tuning and ranking share the evaluation of :func:`rank_lists`, so every baseline is scored exactly like the
+ranker: same users, same truth, same top-k cut.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from models import candidates as cg
+from models.metrics import ndcg_at_k
+from models.reco_features import ITEM, ROW, Retrieval, candidates, feature_names, features, fit_retrieval
+from models.reco_inputs import Matrices, RecoInputs
+
+logger = logging.getLogger(__name__)
+
+LABEL = "_label"
+BATCH = 1000
+
+#: Small grids on purpose: each point is a full fit, and the validation period is the only judge.
+DEFAULT_GRID: dict[str, list[dict[str, Any]]] = {
+    "popularity": [{"window_days": 7.0}, {"window_days": 28.0}, {"window_days": 91.0}],
+    "repeat": [{"half_life_days": 30.0}, {"half_life_days": 120.0}, {"half_life_days": 10_000.0}],
+    "knn_purchase": [{"shrink": 10.0, "neighbours": 50}, {"shrink": 50.0, "neighbours": 200}],
+    "knn_view": [{"shrink": 10.0, "neighbours": 50}, {"shrink": 50.0, "neighbours": 200}],
+    "ease": [{"l2": 50.0}, {"l2": 300.0}, {"l2": 1500.0}],
+    "als": [
+        {"factors": 64, "regularization": 0.05, "alpha": 5.0},
+        {"factors": 128, "regularization": 0.1, "alpha": 20.0},
+    ],
+}
+
+
+def truth_users(m: Matrices, truth: pd.Series, exclude_bought: bool) -> tuple[np.ndarray, list[frozenset]]:
+    """Positions and item-position sets of users seen before the cutoff with at least one (new) purchase after."""
+    pos = m.user_index(truth.index)
+    seen = pos >= 0
+    seen[seen] = np.diff(m.bought.indptr)[pos[seen]] > 0
+    users, sets = [], []
+    for p, items in zip(pos[seen], truth.to_numpy()[seen], strict=True):
+        idx = m.item_ids.get_indexer(list(items))
+        idx = idx[idx >= 0]
+        if exclude_bought:
+            idx = idx[np.asarray(m.bought[p, idx].todense()).ravel() == 0] if len(idx) else idx
+        if len(idx):
+            users.append(p)
+            sets.append(frozenset(int(i) for i in idx))
+    return np.asarray(users, dtype=int), sets
+
+
+def generator_lists(gen: cg.Generator, m: Matrices, users: np.ndarray, k: int, exclude_bought: bool) -> list[list[int]]:
+    """A single generator's top-k item positions per user (the per-generator baseline)."""
+    out: list[list[int]] = []
+    for start in range(0, len(users), BATCH):
+        batch = users[start : start + BATCH]
+        items, scores = gen.block(batch)
+        if exclude_bought:
+            scores = cg.mask_bought(m, batch, items, scores)
+        out += [list(map(int, r)) for r in cg.top_n(items, scores, k)]
+    return out
+
+
+def tune_generators(
+    m: Matrices,
+    truth: pd.Series,
+    grid: Mapping[str, list[dict[str, Any]]],
+    exclude_bought: bool = False,
+    seed: int = 0,
+) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Best hyper-parameters per generator by validation nDCG@10, and the whole grid's scores."""
+    users, sets = truth_users(m, truth, exclude_bought)
+    rows, best = [], {}
+    names = [n for n in grid if n in cg.available(m) and not (exclude_bought and n == "repeat")]
+    for name in tqdm(names, desc="tune generators", leave=False):
+        for params in grid[name]:
+            recs = generator_lists(cg.make(name, **params).fit(m, seed), m, users, 10, exclude_bought)
+            rows.append({"generator": name, "params": params, "ndcg_at_10": ndcg_at_k(sets, recs, 10)})
+        scored = [r for r in rows if r["generator"] == name]
+        best[name] = max(scored, key=lambda r: r["ndcg_at_10"])["params"]
+    return best, pd.DataFrame(rows)
+
+
+@dataclass
+class LambdaRanker:
+    """LightGBM LambdaRank over candidate features, early-stopped on held-out groups (users)."""
+
+    learning_rate: float = 0.02
+    num_leaves: int = 31
+    min_child_samples: int = 200
+    max_rounds: int = 600
+    max_users: int = 5000
+    random_state: int = 0
+    n_jobs: int = 1
+    booster_: lgb.Booster | None = field(default=None, repr=False)
+    feature_names_: list[str] = field(default_factory=list)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [10],
+            "lambdarank_truncation_level": 20,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": 0.9,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "seed": self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": self.n_jobs,
+            "verbosity": -1,
+        }
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame, names: list[str]) -> LambdaRanker:
+        """Rows sorted by group (``_row``) with a 0/1 ``_label``; groups without a positive are dropped."""
+        self.feature_names_ = list(names)
+        sets = [_with_positives(frame) for frame in (train, valid)]
+        data = [
+            lgb.Dataset(f[names].astype("float64"), f[LABEL], group=f.groupby(ROW, sort=True).size().to_numpy())
+            for f in sets
+        ]
+        self.booster_ = lgb.train(
+            self._params(),
+            data[0],
+            num_boost_round=self.max_rounds,
+            valid_sets=[data[1]],
+            callbacks=[lgb.early_stopping(30, verbose=False)],
+        )
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.booster_ is None:
+            raise RuntimeError("LambdaRanker is not fitted")
+        return self.booster_.predict(frame[self.feature_names_].astype("float64"), num_threads=1)
+
+
+def _with_positives(frame: pd.DataFrame) -> pd.DataFrame:
+    has = frame.groupby(ROW)[LABEL].transform("max") > 0
+    return frame[has].sort_values([ROW, ITEM], kind="stable").reset_index(drop=True)
+
+
+def labelled_candidates(
+    ret: Retrieval, truth: pd.Series, exclude_bought: bool, max_users: int, seed: int
+) -> pd.DataFrame:
+    """Candidate features for users with next-period purchases, labelled 1 where the user bought the item."""
+    users, sets = truth_users(ret.m, truth, exclude_bought)
+    if len(users) > max_users:
+        keep = np.sort(np.random.default_rng(seed).choice(len(users), max_users, replace=False))
+        users, sets = users[keep], [sets[i] for i in keep]
+    frames = []
+    for start in range(0, len(users), BATCH):
+        batch = users[start : start + BATCH]
+        frame = features(ret, candidates(ret, batch, exclude_bought))
+        frame[ROW] += start
+        frame[LABEL] = [int(i in sets[r]) for r, i in zip(frame[ROW], frame[ITEM], strict=True)]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def fit_ranker(
+    train: tuple[RecoInputs, Matrices, pd.Series],
+    valid: tuple[RecoInputs, Matrices, pd.Series],
+    params: dict[str, dict[str, Any]],
+    exclude_bought: bool = False,
+    seed: int = 0,
+    ranker: LambdaRanker | None = None,
+) -> LambdaRanker:
+    """Train the ranker on the next periods of the train and validation cutoffs, stacked.
+
+    Each cutoff's candidates come from generators fitted strictly before it; a seeded fifth of the users (of both
+    periods) is held out for early stopping. Stacking the two periods doubles the labelled groups and puts the
+    validation cutoff's longer history in training, which on Online Retail beat training on the earliest cutoff
+    alone; nothing after the validation period (the test) is read.
+    """
+    ranker = ranker or LambdaRanker(random_state=seed)
+    frames = []
+    for inputs, m, truth in (train, valid):
+        ret = fit_retrieval(inputs, m, params, seed=seed)
+        frame = labelled_candidates(ret, truth, exclude_bought, ranker.max_users, seed)
+        frame[ROW] += sum(int(f[ROW].max()) + 1 for f in frames)
+        frames.append(frame)
+    both = pd.concat(frames, ignore_index=True)
+    groups = both[ROW].unique()
+    held = np.random.default_rng(seed).choice(groups, max(len(groups) // 5, 1), replace=False)
+    stop = both[ROW].isin(held)
+    logger.info("ranker rows: fit %d, early stopping %d", int((~stop).sum()), int(stop.sum()))
+    return ranker.fit(both[~stop], both[stop], feature_names(ret))
+
+
+def rank_lists(
+    ret: Retrieval, ranker: LambdaRanker, users: np.ndarray, k: int, exclude_bought: bool = False
+) -> list[list[int]]:
+    """Top-k item positions per user by ranker score over the union of candidates."""
+    out: list[list[int]] = []
+    for start in range(0, len(users), BATCH):
+        frame = features(ret, candidates(ret, users[start : start + BATCH], exclude_bought))
+        frame["_score"] = ranker.predict(frame)
+        frame = frame.sort_values([ROW, "_score", ITEM], ascending=[True, False, True], kind="stable")
+        top = frame.groupby(ROW, sort=True).head(k).groupby(ROW, sort=True)[ITEM].agg(list)
+        out += [list(map(int, top.get(r, []))) for r in range(len(users[start : start + BATCH]))]
+    return out

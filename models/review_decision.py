@@ -1,0 +1,106 @@
+"""The served review-authenticity decision: stored reviews by id and raw new reviews at submission time.
+
+Stored reviews are scored on the features the batch layer computed when they were posted (kept with their text,
+since the text model needs it); a raw new review gets the same features from :class:`ReviewContext` (reviewer,
+product, device and order history plus a MinHash LSH index of recent texts), which it then joins, so the next
+review of a burst sees it. Records say ``status`` per review: ``unknown_review`` for an id the model has never seen.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pandas as pd
+
+from features import columns as c
+from models.review_online import ReviewContext
+from models.reviews import ReviewAuthenticityModel
+
+FEATURE_SERVICE = "reviews_v1"
+RAW_COLUMNS = (c.REVIEW_ID, c.USER_ID, c.SKU_ID, c.REVIEW_TS, c.RATING, c.REVIEW_TEXT, c.DEVICE_ID, c.ORDER_ID)
+UNKNOWN = "unknown_review"
+OK = "ok"
+
+
+class ReviewDecision:
+    """A fitted :class:`ReviewAuthenticityModel` with the stored reviews it can score by id and the live context.
+
+    ``feature_names`` is empty: the service looks nothing up for this decision; the context travels with the
+    model (snapshot of the lake at training) and grows with every raw review scored.
+    """
+
+    feature_service = FEATURE_SERVICE
+
+    def __init__(self, model: ReviewAuthenticityModel, stored: pd.DataFrame, context: ReviewContext) -> None:
+        self.model = model
+        self.stored = stored.set_index(c.REVIEW_ID, drop=False)
+        self.context = context
+        self.feature_names: list[str] = []
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _raw(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Features of raw reviews, each as of its own time, in arrival order; each then joins the context.
+
+        A submitted review is an event the next one must see (the 10th copy of a text is a near-duplicate of 9),
+        so the context keeps it; re-scoring the same review (same id and time) gives the same features.
+        """
+        rows = rows.reset_index(drop=True)
+        rows = pd.DataFrame({name: rows.get(name) for name in RAW_COLUMNS}, index=rows.index)
+        rows[c.REVIEW_TS] = pd.to_datetime(rows[c.REVIEW_TS])
+        with self._lock:
+            parts = []
+            for i in range(len(rows)):
+                parts.append(self.context.features(rows.iloc[[i]]))
+                self.context.add(rows.iloc[[i]])
+        return pd.concat(parts, ignore_index=True) if parts else rows
+
+    def decide(
+        self,
+        frame: pd.DataFrame,
+        review_ids: list[str] | None = None,
+        reviews: list[dict[str, Any]] | None = None,
+        top_k: int = 4,
+        campaigns: bool = True,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """Records for ``review_ids`` (stored), then ``reviews`` (raw), then the rows of ``frame`` (raw rows).
+
+        Raw reviews are scored in the given order, each seeing the ones before it in the same call.
+        """
+        ids = [str(i) for i in (review_ids or [])]
+        known = [i for i in ids if i in self.stored.index]
+        given = [f for f in (pd.DataFrame(reviews or []), frame) if len(f)]
+        raw = pd.concat(given, ignore_index=True) if given else pd.DataFrame()
+        parts = [self.stored.loc[known].reset_index(drop=True)] if known else []
+        if len(raw):
+            parts.append(self._raw(raw))
+        scored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        records = self.model.decide(scored, top_k=top_k, campaigns=campaigns, **params) if len(scored) else []
+        out, it = [], iter(records)
+        for rid in ids:
+            out.append({c.REVIEW_ID: rid, "status": OK, **next(it)} if rid in self.stored.index
+                       else {c.REVIEW_ID: rid, "status": UNKNOWN})  # fmt: skip
+        out += [{"status": OK, **r} for r in it]
+        return out
+
+
+def decision_from_frames(
+    model: ReviewAuthenticityModel,
+    stored: pd.DataFrame,
+    lake: dict[str, pd.DataFrame],
+) -> ReviewDecision:
+    """The served decision from a fitted model, the stored reviews' feature rows and the lake tables."""
+    context = ReviewContext.from_frames(
+        lake["reviews"], lake["users"], lake.get("orders"), lake.get("order_items"), keep_text_days=30
+    )
+    return ReviewDecision(model, stored, context)

@@ -1,0 +1,54 @@
+"""The demand decision through the runner on the tiny world: train, evaluate vs baselines, register, serve records."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from features.settings import get_settings
+from training import runner, tracking
+
+pytestmark = [pytest.mark.model, pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_world, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("demand")
+    shutil.copytree(tiny_world.lake, root / "synthetic" / "lake")
+    old = os.environ.get("SHOPSENSE_DATA_DIR")
+    os.environ["SHOPSENSE_DATA_DIR"] = str(root)
+    get_settings.cache_clear()
+    settings = get_settings()
+    result = runner.run_decision("demand", settings=settings)
+    tracking.configure(settings)
+    yield {"result": result, "model": tracking.champion_model(result.model_name)}
+    if old is None:
+        os.environ.pop("SHOPSENSE_DATA_DIR", None)
+    else:
+        os.environ["SHOPSENSE_DATA_DIR"] = old
+    get_settings.cache_clear()
+
+
+def test_registered_as_champion_and_beats_baselines_on_wql(trained) -> None:
+    result = trained["result"]
+    assert (result.version, result.alias) == ("1", "champion")
+    assert set(result.baselines) >= {"SeasonalNaive", "AutoETS", "CrostonSBA", "TSB", "ADIDA", "IMAPA", "Zero"}
+    for name, base in result.baselines.items():
+        assert result.metrics["wql"] < base["wql"], name
+    assert 0.5 <= result.metrics["coverage_q10_q90"] <= 1.0
+
+
+def test_champion_answers_forecasts_and_policies_by_id(trained) -> None:
+    model = trained["model"]
+    ids = sorted(model.forecaster.history_len_.index)[:2]
+    records = model.decide(pd.DataFrame(), sku_ids=[*ids, "NOPE"], horizon=5, levels=[50, 95])
+    assert [r["status"] for r in records] == ["ok", "ok", "unknown_sku"]
+    assert len(records[0]["periods"]) == 5
+    first_day = pd.Timestamp(records[0]["periods"][0]["ds"])
+    assert first_day == model.forecaster.last_ds_ + pd.Timedelta(days=1)  # served from the latest day
+    policies = model.decide(pd.DataFrame(), sku_ids=ids, action="policy", stock=[{"sku_id": ids[0], "on_hand": 0}])
+    assert policies[0]["on_hand"] == 0 and policies[0]["reorder_point"] >= 0
+    assert all(p["abc_class"] in ("A", "B", "C") and p["xyz_class"] in ("X", "Y", "Z") for p in policies)

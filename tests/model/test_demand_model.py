@@ -1,0 +1,121 @@
+"""Behaviour of the demand forecaster and its baselines on a small seeded panel (no lake needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import columns as c
+from models.demand import DemandForecaster, mark_censored
+from models.demand_baselines import BASELINES, baseline_forecasts, rolling_cutoffs, rolling_origin
+from models.forecast_metrics import quantile_column
+
+pytestmark = pytest.mark.model
+
+DAYS, H = 240, 14
+START = pd.Timestamp("2025-01-01")
+
+
+def _panel(seed: int = 0, n: int = 40) -> pd.DataFrame:
+    """Poisson demand with a weekly cycle; promotions (random weeks) double it; one SKU is out of stock at the end."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(START, periods=DAYS, freq="D")
+    rows = []
+    for i in range(n):
+        base = rng.uniform(1.0, 8.0)
+        promo = np.zeros(DAYS)
+        for week in rng.choice(DAYS // 7 - 1, 6, replace=False):
+            promo[week * 7 : week * 7 + 7] = 1
+        rate = base * (1 + 0.3 * (ds.dayofweek >= 5)) * (1 + promo)
+        y = rng.poisson(rate)
+        in_stock = np.ones(DAYS)
+        if i == 0:
+            in_stock[-30:] = 0
+            y[-30:] = 0
+        rows.append(pd.DataFrame({c.UNIQUE_ID: f"S{i:02d}", c.DS: ds, c.Y: y, "price": 10.0, "in_stock": in_stock,
+                                  "promo_any": promo, c.DISCOUNT_RATE: 0.2 * promo,
+                                  "day_of_week": ds.dayofweek, "is_weekend": (ds.dayofweek >= 5).astype(int)}))  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return _panel()
+
+
+@pytest.fixture(scope="module")
+def model(panel: pd.DataFrame) -> DemandForecaster:
+    static = pd.DataFrame({c.UNIQUE_ID: panel[c.UNIQUE_ID].unique(), c.CATEGORY: "A"})
+    return DemandForecaster(h=H, n_estimators=80, min_child_samples=20, random_state=1).fit(panel, static)
+
+
+def test_promotion_next_week_raises_the_forecast(model: DemandForecaster) -> None:
+    ids = ["S05", "S06", "S07"]
+    days = pd.date_range(model.last_ds_ + pd.Timedelta(days=1), periods=7)
+    promo = pd.DataFrame([(i, d) for i in ids for d in days], columns=[c.UNIQUE_ID, c.DS])
+    promo = promo.assign(promo_any=1.0, **{c.DISCOUNT_RATE: 0.2})
+    plain = model.predict(ids=ids).set_index([c.UNIQUE_ID, c.DS])
+    boosted = model.predict(ids=ids, exog=promo).set_index([c.UNIQUE_ID, c.DS])
+    week = boosted.index.get_level_values(c.DS).isin(days)
+    assert (boosted["mean"][week] > 1.2 * plain["mean"][week]).groupby(level=0).mean().min() >= 0.8
+    assert (boosted[quantile_column(0.9)][week] >= plain[quantile_column(0.9)][week]).all()
+
+
+def test_stockout_stretch_does_not_drag_the_forecast_to_zero(panel: pd.DataFrame, model: DemandForecaster) -> None:
+    before = panel[(panel[c.UNIQUE_ID] == "S00") & (panel[c.DS] < panel[c.DS].max() - pd.Timedelta(days=30))]
+    rate = before[c.Y].tail(56).mean()
+    forecast = model.predict(ids=["S00"])["mean"].mean()
+    assert forecast > 0.6 * rate
+    marked = mark_censored(panel[panel[c.UNIQUE_ID] == "S00"])
+    assert marked["weight"].tail(30).eq(0).all() and marked[c.Y].tail(30).gt(0).all()
+
+
+def test_quantiles_are_ordered_and_any_level_can_be_asked(model: DemandForecaster) -> None:
+    out = model.predict(ids=["S03"], quantiles=(0.05, 0.5, 0.73, 0.99))
+    q = out[[quantile_column(v) for v in (0.05, 0.5, 0.73, 0.99)]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all() and len(out) == H and not out["cold_start"].any()
+
+
+def test_forecast_at_a_cutoff_reads_nothing_at_or_after_it(panel: pd.DataFrame) -> None:
+    cutoff = panel[c.DS].max() - pd.Timedelta(days=H)
+    future_changed = panel.copy()
+    later = future_changed[c.DS] > cutoff
+    future_changed.loc[later, c.Y] = 999
+    future_changed.loc[later, "promo_any"] = 1
+
+    def forecast(frame: pd.DataFrame, cut: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        return {"m": DemandForecaster(h=H, n_estimators=20, random_state=3).fit(frame).predict(ids=["S04", "S09"])}
+
+    a = rolling_origin(panel, [cutoff], forecast)["m"]
+    b = rolling_origin(future_changed, [cutoff], forecast, actuals=panel)["m"]
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_cold_start_sku_gets_its_peers_forecast_and_a_flag(panel: pd.DataFrame) -> None:
+    young = pd.DataFrame({c.UNIQUE_ID: "NEW", c.DS: pd.date_range(panel[c.DS].max() - pd.Timedelta(days=4), periods=5),
+                          c.Y: [0, 1, 0, 0, 2], "price": 10.0, "in_stock": 1.0})  # fmt: skip
+    frame = pd.concat([panel, young], ignore_index=True).fillna({"promo_any": 0, c.DISCOUNT_RATE: 0})
+    static = pd.DataFrame({c.UNIQUE_ID: frame[c.UNIQUE_ID].unique(), c.CATEGORY: "A"})
+    model = DemandForecaster(h=7, n_estimators=20, random_state=0).fit(frame, static)
+    out = model.predict(ids=["NEW", "S01", "UNKNOWN"])
+    new = out[out[c.UNIQUE_ID] == "NEW"]
+    assert new["cold_start"].all() and len(new) == 7 and (new["mean"] > 0.5).all()
+    assert set(out[c.UNIQUE_ID]) == {"NEW", "S01"}
+
+
+def test_statsforecast_baselines_on_a_seeded_panel() -> None:
+    frame = _panel(seed=5, n=6)[[c.UNIQUE_ID, c.DS, c.Y]]
+    cut = rolling_cutoffs(frame[c.DS], 7, 2, "D")
+    assert cut[1] - cut[0] == pd.Timedelta(days=7) and cut[1] == frame[c.DS].max() - pd.Timedelta(days=7)
+    train = frame[frame[c.DS] <= cut[0]]
+    out = baseline_forecasts(train, 7, "D", 7, (0.1, 0.5, 0.9))
+    assert set(out) == set(BASELINES)
+    for name, fc in out.items():
+        qs = fc[["q10", "q50", "q90"]].to_numpy()
+        assert len(fc) == 6 * 7 and np.isfinite(qs).all() and (qs >= 0).all(), name
+    naive = out["SeasonalNaive"].merge(
+        train.assign(**{c.DS: train[c.DS] + pd.Timedelta(days=7)}), on=[c.UNIQUE_ID, c.DS]
+    )
+    np.testing.assert_allclose(naive["mean"], naive[c.Y])
+    assert (out["AutoETS"]["q90"] >= out["AutoETS"]["q10"]).all() and (out["Zero"]["q90"] == 0).all()

@@ -1,0 +1,169 @@
+"""Recommender behaviour on the tiny world: stock, filters, category focus, determinism, similar items, cold start,
+no leakage, and a shop that has only users, products, orders and order lines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features import columns as c
+from features.settings import DatasetPaths
+from models.reco_inputs import build_matrices
+from models.reco_ranker import LambdaRanker
+from models.recommend import Filters, Recommender, RuleConfig, fit_recommender
+from tests.worlds import known_at
+from training.reco_data import MINIMAL_TABLES, LakeReader
+
+pytestmark = pytest.mark.model
+
+STEP = pd.Timedelta(days=30)
+GRID = {
+    "popularity": [{"window_days": 28.0}],
+    "repeat": [{"half_life_days": 60.0}],
+    "knn_purchase": [{"shrink": 10.0, "neighbours": 50, "min_buyers": 3}],
+    "knn_view": [{"shrink": 10.0, "neighbours": 50, "min_buyers": 3}],
+    "ease": [{"l2": 100.0, "min_buyers": 3}, {"l2": 500.0, "min_buyers": 3}],
+    "als": [{"factors": 16, "iterations": 5, "min_buyers": 3}],
+}
+
+
+def _parts(reader: LakeReader):
+    test = reader.data_end() - STEP
+    out = []
+    for t in (test - 2 * STEP, test - STEP):
+        inputs = reader.inputs(t)
+        out.append((inputs, build_matrices(inputs), reader.bought_between(t, t + STEP)))
+    return out[0], out[1], reader.inputs(test)
+
+
+def _small_ranker() -> LambdaRanker:
+    """Few rounds and users: the tests check behaviour, the benchmark checks quality."""
+    return LambdaRanker(learning_rate=0.1, min_child_samples=50, max_rounds=60, max_users=600, random_state=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_world: DatasetPaths):
+    reader = LakeReader(tiny_world)
+    train, valid, serve = _parts(reader)
+    return fit_recommender(train, valid, serve, GRID, seed=3, ranker=_small_ranker()), serve
+
+
+def _heavy_users(model: Recommender, n: int = 20) -> list[str]:
+    counts = pd.Series((model.m.weight > 0).sum(axis=1).A1, index=model.m.user_ids)
+    return list(counts.sort_values(ascending=False, kind="stable").index[:n])
+
+
+def _skus(answer: dict) -> list[str]:
+    return [item[c.SKU_ID] for item in answer["items"]]
+
+
+def test_every_item_has_a_source_and_a_reason_in_both_languages(fitted) -> None:
+    model, _ = fitted
+    answers = model.recommend_users(_heavy_users(model, 5), k=10)
+    items = [item for a in answers for item in a["items"]]
+    assert len(items) == 50
+    assert all(item["reason_zh"] and item["reason_en"] and item["source"] for item in items)
+    assert {"filters", "in_stock", "just_bought_durable", "diversity_deferred", "slot"} <= set(answers[0]["rules"])
+
+
+def test_out_of_stock_skus_are_never_returned(fitted) -> None:
+    model, _ = fitted
+    users = _heavy_users(model)
+    first = model.recommend_users(users, k=10)
+    gone = {sku: 0.0 for a in first for sku in _skus(a)[:5]}
+    again = model.recommend_users(users, k=10, stock=gone)
+    assert all(not set(_skus(a)) & set(gone) for a in again)
+    assert sum(a["rules"]["in_stock"] for a in again) >= len(gone)
+    empty_in_snapshot = {s for s, units in model.snapshot_.items() if units <= 0}
+    assert all(not set(_skus(a)) & empty_in_snapshot for a in first)
+
+
+def test_caller_filters_are_always_respected(fitted) -> None:
+    model, _ = fitted
+    users = _heavy_users(model)
+    exclude = frozenset(_skus(model.recommend_users(users[:1], k=10)[0])[:3])
+    filters = Filters(categories=("美妆", "家居"), min_price=20.0, max_price=400.0, exclude=exclude)
+    answers = [*model.recommend_users(users, k=10, filters=filters), model.popular_list(10, filters)]
+    items = [item for a in answers for item in a["items"]]
+    assert items
+    assert all(i[c.CATEGORY] in ("美妆", "家居") and 20.0 <= i["price"] <= 400.0 for i in items)
+    assert not {i[c.SKU_ID] for i in items} & exclude
+
+
+def test_diversity_caps_each_category_in_the_top_ten(fitted) -> None:
+    model, _ = fitted
+    for answer in model.recommend_users(_heavy_users(model), k=10):
+        counts = pd.Series([i[c.CATEGORY] for i in answer["items"]]).value_counts()
+        assert counts.max() <= model.rules.max_per_category or len(counts) * model.rules.max_per_category < 10
+
+
+def test_a_shopper_who_bought_only_baby_products_gets_mostly_baby_products(fitted) -> None:
+    model, serve = fitted
+    baby = serve.products.loc[serve.products[c.CATEGORY] == "母婴", c.SKU_ID].head(6).tolist()
+    when = serve.cutoff - pd.to_timedelta([3, 9, 15, 20, 25, 28], unit="D")
+    log = pd.DataFrame({c.USER_ID: "mum", c.SKU_ID: baby, c.ORDER_TS: when, c.QUANTITY: 1, c.UNIT_PRICE: 50.0})
+    inter = pd.DataFrame({c.USER_ID: "mum", c.SKU_ID: baby, "weight": 4.0, "purchases": 1, "views": 2,
+                          "carts": 0, "favourites": 0, "days_since_last": 3.0})  # fmt: skip
+    inputs = serve.__class__(**{**serve.__dict__})
+    inputs.purchases = pd.concat([serve.purchases, log], ignore_index=True)
+    inputs.interactions = pd.concat([serve.interactions, inter[serve.interactions.columns]], ignore_index=True)
+    one = Recommender.build(inputs, model.params, model.ranker, rules=RuleConfig(max_per_category=10))
+    items = one.recommend_users(["mum"], k=10)[0]["items"]
+    assert sum(i[c.CATEGORY] == "母婴" for i in items) >= 6
+
+
+def test_the_same_request_twice_gives_the_same_list(fitted) -> None:
+    model, _ = fitted
+    users = [*_heavy_users(model, 8), "nobody-knows-me"]
+    assert model.recommend_users(users, k=10, promo_slot=True) == model.recommend_users(users, k=10, promo_slot=True)
+
+
+def test_similar_items_of_a_phone_are_digital_and_a_new_phone_without_sales_appears(fitted) -> None:
+    model, serve = fitted
+    phones = serve.products[serve.products[c.PRODUCT_NAME].str.contains("手机", na=False)]
+    phone = phones.iloc[0]
+    clone = phones.iloc[:1].assign(**{c.SKU_ID: "NEW-PHONE"})
+    inputs = serve.__class__(**{**serve.__dict__})
+    inputs.products = pd.concat([serve.products, clone], ignore_index=True)
+    rebuilt = Recommender.build(inputs, model.params, model.ranker)
+    answer = rebuilt.similar(phone[c.SKU_ID], k=10)
+    cats = [i[c.CATEGORY] for i in answer["items"]]
+    assert answer["known"] and cats.count("数码") >= 6
+    assert "NEW-PHONE" in _skus(answer)
+    assert rebuilt.similar("NEW-PHONE", k=5)["items"]
+    assert not model.similar("no-such-sku")["known"]
+
+
+def test_an_unknown_user_gets_a_flagged_popular_list_for_the_context(fitted) -> None:
+    model, serve = fitted
+    channel = serve.users[c.CHANNEL].dropna().iloc[0]
+    answer = model.decide(pd.DataFrame({c.USER_ID: ["new-shopper"]}), mode="user", channel=channel)[0]
+    assert answer["cold_start"] and answer["context"] == f"channel={channel}"
+    assert len(answer["items"]) == 10 and all(i["source"] == "popularity" for i in answer["items"])
+    by_cat = model.decide(pd.DataFrame(), mode="popular", k=5, category="美妆")[0]
+    assert [i[c.CATEGORY] for i in by_cat["items"]] == ["美妆"] * 5
+
+
+def test_nothing_at_or_after_the_cutoff_reaches_the_model(fitted, tiny_world: DatasetPaths, tmp_path: Path) -> None:
+    model, serve = fitted
+    assert serve.purchases[c.ORDER_TS].max() < serve.cutoff
+    past = LakeReader(known_at(tiny_world, serve.cutoff, tmp_path)).inputs(serve.cutoff)
+    users = _heavy_users(model, 10)
+    same = Recommender.build(past, model.params, model.ranker, seed=3)
+    assert same.recommend_users(users, k=10) == model.recommend_users(users, k=10)
+
+
+def test_a_shop_with_only_users_products_orders_and_order_lines(tiny_world: DatasetPaths, tmp_path: Path) -> None:
+    minimal = DatasetPaths("minimal", tmp_path / "minimal")
+    minimal.lake.mkdir(parents=True)
+    for name in MINIMAL_TABLES:
+        shutil.copy(tiny_world.lake / f"{name}.parquet", minimal.lake)
+    train, valid, serve = _parts(LakeReader(minimal))
+    grid = {k: v[:1] for k, v in GRID.items()}
+    model = fit_recommender(train, valid, serve, grid, seed=3, ranker=_small_ranker())
+    assert "knn_view" not in model.retrieval.generators and serve.stock is None
+    answer = model.recommend_users(_heavy_users(model, 1), k=10)[0]
+    assert len(answer["items"]) == 10 and all("stock_unknown" in i["badges"] for i in answer["items"])

@@ -1,0 +1,72 @@
+"""``POST /recommend/user``, ``/recommend/similar`` and ``/recommend/popular`` through HTTP (ASGI)."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.schemas.recommend import EXAMPLE_POPULAR_REQUEST, MAX_K
+
+pytestmark = pytest.mark.serving
+
+
+def _user(client, auth, body: dict) -> dict:
+    response = client.post("/recommend/user", json=body, headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_known_user_gets_reasoned_items_and_an_unknown_one_a_flagged_popular_list(client, auth, world) -> None:
+    known = _user(client, auth, {"user_id": world.known_ids[0], "k": 8})
+    assert known["counts"] == {"requested": 1, "ok": 1, "cold_start": 0}
+    result = known["results"][0]
+    assert result["user_id"] == world.known_ids[0] and result["status"] == "ok" and len(result["items"]) == 8
+    assert all(i["reason_zh"] and i["reason_en"] and i["source"] for i in result["items"])
+    assert known["models"]["recommend"]["name"].startswith("shopsense-recommend")
+    cold = _user(client, auth, {"user_id": "U-NEVER-SEEN", "k": 5})
+    assert cold["counts"]["cold_start"] == 1 and cold["results"][0]["cold_start"] is True
+    assert len(cold["results"][0]["items"]) == 5
+
+
+def test_stock_and_filters_from_the_request_are_respected(client, auth, world) -> None:
+    first = _user(client, auth, {"user_id": world.known_ids[1], "k": 10})["results"][0]["items"]
+    gone = [{"sku_id": i["sku_id"], "on_hand": 0} for i in first[:3]]
+    exclude = [i["sku_id"] for i in first[3:5]]
+    body = {"user_id": world.known_ids[1], "k": 10, "stock": gone, "filters": {"exclude": exclude, "max_price": 300}}
+    again = _user(client, auth, body)["results"][0]
+    returned = {i["sku_id"] for i in again["items"]}
+    assert not returned & ({g["sku_id"] for g in gone} | set(exclude))
+    assert all(i["price"] <= 300 for i in again["items"]) and again["rules"]["filters"] >= 2
+
+
+def test_similar_items_and_popular_lists(client, auth, world) -> None:
+    sku = _user(client, auth, {"user_id": world.known_ids[0], "k": 1})["results"][0]["items"][0]["sku_id"]
+    body = {"sku_id": sku, "k": 5}
+    similar = client.post("/recommend/similar", json=body, headers=auth).json()
+    assert similar["results"][0]["status"] == "ok" and len(similar["results"][0]["items"]) == 5
+    unknown = client.post("/recommend/similar", json={"sku_id": "SKU-NOPE"}, headers=auth).json()
+    assert unknown["counts"]["unknown_sku"] == 1 and unknown["results"][0]["status"] == "unknown_sku"
+    popular = client.post("/recommend/popular", json=EXAMPLE_POPULAR_REQUEST, headers=auth).json()
+    items = popular["results"][0]["items"]
+    assert items and all(i["category"] == EXAMPLE_POPULAR_REQUEST["category"] for i in items)
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("/recommend/user", {"user_id": "U1", "k": 0}, ["k"]),
+        ("/recommend/user", {"user_id": "U1", "k": MAX_K + 1}, ["k"]),
+        ("/recommend/user", {"user_id": "bad id!"}, ["user_id"]),
+        ("/recommend/user", {"user_id": "U1", "filters": {"min_price": 9, "max_price": 1}}, ["filters"]),
+        ("/recommend/similar", {"sku_id": "S1", "stock": [{"sku_id": "S1", "on_hand": -1}]}, ["stock", 0, "on_hand"]),
+        ("/recommend/popular", {"k": 1000}, ["k"]),
+    ],
+)
+def test_invalid_requests_are_a_400_naming_the_field(client, auth, route, body, field) -> None:
+    response = client.post(route, json=body, headers=auth)
+    assert response.status_code == 400, response.text
+    assert field in [d["loc"][: len(field)] for d in response.json()["detail"]], response.json()
+
+
+def test_the_same_request_twice_gives_the_same_list(client, auth, world) -> None:
+    body = {"user_id": world.known_ids[2], "k": 10, "promo_slot": True}
+    assert _user(client, auth, body)["results"] == _user(client, auth, body)["results"]

@@ -1,0 +1,113 @@
+"""Safety stock, reorder point, warnings and the policy replay: directions and hand-checked numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from models.inventory import (
+    GRID,
+    PolicyParams,
+    abc_classes,
+    inventory_warnings,
+    lead_time_demand,
+    normal_policy,
+    order_quantity,
+    sku_policy,
+    xyz_classes,
+)
+from models.policy_backtest import replay
+
+pytestmark = pytest.mark.unit
+
+
+def _poisson_grid(mean: float, days: int = 28) -> np.ndarray:
+    """A daily forecast grid: Poisson(mean) quantiles at the GRID levels, the same every day."""
+    return np.tile(stats.poisson.ppf(GRID, mean), (days, 1))
+
+
+def _rop(lead_times, sl: float = 0.95, mean: float = 3.0, seed: int = 3) -> float:
+    params = PolicyParams(n_sims=4000, day_correlation=0.0)
+    return sku_policy(_poisson_grid(mean), lead_times, sl, params, np.random.default_rng(seed))["reorder_point"]
+
+
+def test_lead_time_quantile_is_not_the_sum_of_daily_quantiles() -> None:
+    grid = _poisson_grid(4.0)
+    samples = lead_time_demand(grid, [10], np.random.default_rng(0), n_sims=5000)
+    q95 = np.quantile(samples, 0.95)
+    summed = 10 * stats.poisson.ppf(0.95, 4.0)
+    assert q95 < 0.8 * summed  # the per-day sum stacks ten bad days at once
+    assert samples.mean() == pytest.approx(40, rel=0.05)
+    assert q95 == pytest.approx(stats.poisson.ppf(0.95, 40), abs=3)  # a sum of Poissons is Poisson
+
+
+def test_longer_lead_time_never_lowers_the_reorder_point() -> None:
+    rops = [_rop([lt]) for lt in (2, 5, 10, 20, 40)]
+    assert all(b >= a for a, b in zip(rops, rops[1:], strict=False)), rops
+
+
+def test_more_variable_lead_time_never_lowers_safety_stock() -> None:
+    steady = _rop([10, 10, 10, 10])
+    spread = _rop([6, 8, 12, 14])
+    wild = _rop([2, 5, 15, 18])
+    assert steady <= spread <= wild
+
+
+def test_higher_service_level_never_lowers_it() -> None:
+    rops = [_rop([7, 9, 12], sl=sl) for sl in (0.8, 0.9, 0.95, 0.98, 0.995)]
+    assert all(b >= a for a, b in zip(rops, rops[1:], strict=False)), rops
+
+
+def test_normal_formula_by_hand() -> None:
+    out = normal_policy(10.0, 3.0, 4.0, 1.0, 0.95, cycle_days=7)
+    z = stats.norm.ppf(0.95)
+    assert out["safety_stock"] == pytest.approx(z * np.sqrt(4 * 9 + 100 * 1))
+    assert out["reorder_point"] == np.ceil(40 + out["safety_stock"])
+    assert out["order_up_to"] == out["reorder_point"] + 70
+
+
+def test_order_quantity_only_at_or_below_the_reorder_point() -> None:
+    assert order_quantity(20, 50, on_hand=30, on_order=0) == 0
+    assert order_quantity(20, 50, on_hand=12, on_order=8) == 30
+    assert order_quantity(20, 50, on_hand=5, on_order=0) == 45
+
+
+def test_abc_and_xyz_classes() -> None:
+    import pandas as pd
+
+    revenue = pd.Series({"a": 700.0, "b": 150.0, "c": 100.0, "d": 50.0})
+    assert abc_classes(revenue).to_dict() == {"a": "A", "b": "A", "c": "B", "d": "C"}
+    xyz = xyz_classes(pd.Series([10.0, 1.0, 0.1, 0.0]), pd.Series([5.0, 2.0, 0.5, 0.0]))
+    assert list(xyz) == ["X", "Y", "Z", "Z"]
+
+
+def test_warnings_carry_reasons_and_numbers() -> None:
+    risky = inventory_warnings(
+        on_hand=10, on_order=0, reorder_point=25, daily_mean=[5.0] * 28, lead_time_days=7, days_since_sale=0
+    )
+    assert [w["code"] for w in risky] == ["stockout_risk"]
+    assert risky[0]["numbers"]["days_to_reorder_point"] == 0 and "再订货点" in risky[0]["reason_zh"]
+    rotting = inventory_warnings(
+        on_hand=500, on_order=0, reorder_point=5, daily_mean=[0.5] * 28, lead_time_days=7, days_since_sale=40
+    )
+    assert {w["code"] for w in rotting} == {"overstock", "slow_moving"}
+    assert rotting[0]["numbers"]["days_of_cover"] == pytest.approx(1000)
+    healthy = inventory_warnings(
+        on_hand=60, on_order=0, reorder_point=20, daily_mean=[2.0] * 28, lead_time_days=7, days_since_sale=1
+    )
+    assert healthy == []
+
+
+def test_replay_by_hand() -> None:
+    demand = np.array([[3.0], [3.0], [3.0], [3.0], [3.0], [3.0]])
+    rop = np.full((6, 1), 4.0)
+    big_s = np.full((6, 1), 10.0)
+    result = replay(demand, rop, big_s, [[2.0]], initial_on_hand=np.array([10.0]), seed=0)
+    # day0: 10-3=7; day1: 4 -> order 6, due day3; day2: 4-3=1;
+    # day3: +6 -> 7-3=4 -> order 6 due day5; day4: 1; day5: +6 -> 4 -> order (still in transit at the end)
+    assert result.served[0] == pytest.approx(18) and result.stockout_days[0] == 0
+    assert result.summary()["fill_rate"] == pytest.approx(1.0)
+    assert result.cycles[0] == 2 and result.cycles_ok[0] == 2  # receipts on days 3 and 5: [0, 3), [3, 5)
+    short = replay(demand, np.zeros((6, 1)), np.full((6, 1), 3.0), [[3.0]], np.array([3.0]), seed=0)
+    assert short.summary()["fill_rate"] < 1.0 and short.stockout_days[0] > 0

@@ -1,0 +1,49 @@
+"""CLI quieting drops only the known harmless library messages; real warnings and errors still show."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import pytest
+
+from training import quiet
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def env_logger():
+    logger = logging.getLogger("mlflow.utils.environment")
+    before = list(logger.filters)
+    yield logger
+    logger.filters[:] = before
+
+
+def test_known_chatter_is_dropped_and_the_rest_kept(env_logger, caplog, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        quiet.configure(verbose=False)
+        warnings.warn(
+            "Hint: Inferred schema contains integer column(s). Integer columns ...", UserWarning, stacklevel=1
+        )
+        warnings.warn("something our code did wrong", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["something our code did wrong"]
+    with caplog.at_level(logging.INFO):
+        env_logger.info("Detected uv project at /x. Attempting to export requirements via 'uv export'.")
+        env_logger.warning("Failed to resolve installed pip version. ``pip`` will be added")
+        env_logger.warning("a warning nobody has vetted")
+        env_logger.error("Detected uv project, and it failed")
+    assert [r.getMessage() for r in caplog.records] == [
+        "a warning nobody has vetted",
+        "Detected uv project, and it failed",
+    ]
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
+
+
+def test_verbose_filters_nothing(env_logger, caplog) -> None:
+    quiet.configure(verbose=True)
+    with caplog.at_level(logging.INFO):
+        env_logger.info("Detected uv project at /x.")
+    assert [r.getMessage() for r in caplog.records] == ["Detected uv project at /x."]

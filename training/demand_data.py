@@ -1,0 +1,72 @@
+"""Demand datasets from the built features and the lake: the daily SKU panel, peer groups and lead-time samples.
+
+I/O at the edge for the demand decision and its benchmark; the models in ``models/`` receive plain frames. The
+synthetic world's ``truth/`` is never read here (only the benchmark reads it, to score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import columns as c
+from features.settings import DatasetPaths
+
+STATIC_COLUMNS = (c.CATEGORY, c.BRAND, c.LIST_PRICE)
+
+
+def load_sku_daily(paths: DatasetPaths) -> pd.DataFrame:
+    """The latest built ``sku_daily`` feature set as a long frame (``unique_id, ds, y`` + exogenous columns)."""
+    from features import build, registry
+
+    frame = build.load(paths, registry.get("sku_daily"))
+    frame = frame.drop(columns=[c.AS_OF]).sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
+    return frame
+
+
+def load_static(paths: DatasetPaths) -> pd.DataFrame:
+    """``unique_id`` with category, brand and list price: the cold-start peer groups."""
+    products = pd.read_parquet(paths.lake / "products.parquet", columns=[c.SKU_ID, *STATIC_COLUMNS])
+    return products.rename(columns={c.SKU_ID: c.UNIQUE_ID})
+
+
+def load_lead_times(paths: DatasetPaths, before: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Order-to-receipt days of every purchase order received before ``before``, per SKU (empty without POs)."""
+    file = paths.lake / "purchase_orders.parquet"
+    if not file.exists():
+        return {}
+    pos = pd.read_parquet(file, columns=[c.SKU_ID, c.ORDERED_AT, c.RECEIVED_AT])
+    pos = pos[pos[c.RECEIVED_AT].notna() & (pos[c.RECEIVED_AT] < before)]
+    days = (pos[c.RECEIVED_AT] - pos[c.ORDERED_AT]).dt.total_seconds() / 86_400
+    return {str(k): v.to_numpy("float64") for k, v in days.groupby(pos[c.SKU_ID])}
+
+
+def pooled_lead_times(lead_times: dict[str, np.ndarray]) -> np.ndarray:
+    """Every SKU's samples together: the fallback of a SKU with no received purchase order yet."""
+    parts = [v for v in lead_times.values() if len(v)]
+    return np.concatenate(parts) if parts else np.array([7.0])
+
+
+def ensure_sku_daily(paths: DatasetPaths, settings) -> pd.DataFrame:
+    """The ``sku_daily`` panel at the lake's natural cutoff (the day after its last order), built when missing."""
+    from features import build, engine, registry
+
+    feature_set = registry.get("sku_daily")
+    con = engine.connect(settings)
+    cutoff = build.default_cutoff(con, paths)
+    if not build.partition_path(paths, feature_set, cutoff).exists():
+        build.build(feature_set, con, paths, [cutoff], progress=False)
+    frame = pd.read_parquet(build.partition_path(paths, feature_set, cutoff)).drop(columns=[c.AS_OF])
+    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
+    return frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+
+
+def units_in_transit(paths: DatasetPaths, at: pd.Timestamp) -> pd.Series:
+    """Units per SKU on purchase orders placed before ``at`` and not received before it."""
+    file = paths.lake / "purchase_orders.parquet"
+    if not file.exists():
+        return pd.Series(dtype="float64")
+    pos = pd.read_parquet(file, columns=[c.SKU_ID, c.ORDERED_AT, c.RECEIVED_AT, c.QUANTITY])
+    open_ = pos[(pos[c.ORDERED_AT] < at) & ~(pos[c.RECEIVED_AT] < at)]
+    return open_.groupby(c.SKU_ID)[c.QUANTITY].sum().astype("float64")

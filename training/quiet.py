@@ -1,0 +1,71 @@
+"""Library output the CLI user does not need, silenced by exact message, never by blanket level changes.
+
+Each entry below names a message the stack prints on every run although nothing is wrong in this project, and why
+it does not apply. Anything else a library logs at WARNING or above still shows, and ``--verbose`` turns every
+filter off (and logs INFO), so a real problem is never hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+
+# (exact logger name, message start) pairs dropped below ERROR. A logger's filters see only the records logged on
+# that very logger (not its children's), so each entry names the module that logs it.
+_QUIET_LOGS: tuple[tuple[str, str], ...] = (
+    # Models pass explicit pinned requirements (training/pyfunc.requirements); MLflow still announces uv detection.
+    ("mlflow.utils.environment", "Detected uv project"),
+    # The venv is created by uv without pip; MLflow only wants pip's version for the conda.yaml it writes beside
+    # the pip requirements, which we do not use (BentoML installs from the requirements).
+    ("mlflow.utils.environment", "Failed to resolve installed pip version"),
+    # Printed when a pyfunc logged by this same environment is re-loaded during the champion sync.
+    ("mlflow.pyfunc", "The version of CloudPickle used to save the model could not be found"),
+)
+# Warnings raised while importing libraries, about the libraries' own code (not ours); matched by message.
+_QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
+    (r".*Pydantic V1 style `@validator` validators are deprecated", DeprecationWarning),
+    (r".*Support for class-based `config` is deprecated", DeprecationWarning),
+    (r".*`json_encoders` is deprecated", DeprecationWarning),
+    (r".*pkg_resources is deprecated", UserWarning),
+    (r".*pkg_resources is deprecated", DeprecationWarning),
+    (r".*datetime\.datetime\.utcnow\(\) is deprecated", DeprecationWarning),
+    # Our signatures come from made-up median rows; int columns there hold counts that the pyfunc adapter casts.
+    (r"Hint: Inferred schema contains integer column", UserWarning),
+)
+
+
+class _DropKnown(logging.Filter):
+    """Drops the known, harmless records of :data:`_QUIET_LOGS` below ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        return not any(record.name == name and message.startswith(start) for name, start in _QUIET_LOGS)
+
+
+def configure(verbose: bool = False) -> None:
+    """Logging for one CLI process: INFO with ``verbose`` (nothing filtered), else WARNING minus known chatter."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if verbose:
+        return
+    # MLflow draws a progress bar per artifact download (the champion sync); our step lines report the sync.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in {name for name, _ in _QUIET_LOGS}:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropKnown) for f in logger.filters):
+            logger.addFilter(_DropKnown())
+    for message, category in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=_LIBRARIES)
+
+
+# DeprecationWarnings whose warning site is inside these packages are about their code, not ours.
+_LIBRARIES = "|".join(
+    re.escape(name) for name in ("pydantic", "bentoml", "_bentoml_impl", "_bentoml_sdk", "mlflow", "feast", "fs")
+)
+_LIBRARIES = rf"({_LIBRARIES})(\..*)?"
