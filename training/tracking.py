@@ -102,12 +102,10 @@ def gate_alias(
 
 
 def _champion_score(name: str, version: str, score_version: Callable[[str], float]) -> float | None:
-    """The champion's holdout score; None when it can no longer score it (its features are gone), so it yields."""
-    from mlflow.exceptions import MlflowException
-
+    """The champion's holdout score; None when it can no longer load or score it (features or code gone): it yields."""
     try:
         return float(score_version(version))
-    except (MlflowException, ValueError, KeyError) as err:
+    except Exception as err:  # a champion that cannot load or score (code moved on under it) must yield
         logger.warning("champion %s v%s cannot score the new holdout (%s); it will be replaced", name, version, err)
         return None
 

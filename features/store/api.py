@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow.compute as pc
 from feast import FeatureStore, RepoConfig
@@ -107,8 +106,7 @@ def materialize(
 
 def _window(specs: list[ViewSpec], end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Feast's materialize window: from the oldest as_of built to ``end`` (default: the newest + 1 s), naive UTC."""
-    with duckdb.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with bulk_writer.quiet_duckdb() as con:
         bounds = [
             con.execute(f'SELECT min("{c.AS_OF}"), max("{c.AS_OF}") FROM read_parquet(?)', [str(s.path)]).fetchone()
             for s in specs

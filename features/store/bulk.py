@@ -14,6 +14,7 @@ columns, other key versions) goes through the SDK instead (:func:`supported`).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import struct
 from collections.abc import Iterator
@@ -81,9 +82,20 @@ def select_rows(spec: ViewSpec, start: datetime, end: datetime, limit: OnlineLim
             f"SELECT * FROM ({sql}) QUALIFY row_number() OVER "
             f"(PARTITION BY {_quote(limit.per)} ORDER BY {_quote(limit.by)} DESC NULLS LAST, {rest}) <= {int(top_n)}"
         )
-    with duckdb.connect() as con:
-        con.execute("SET enable_progress_bar = false")
+    with quiet_duckdb() as con:
         return con.sql(sql).to_arrow_table()  # a relation, not a DB-API result: no extra copy
+
+
+def quiet_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection without the progress bar where the process lets us switch it off.
+
+    In some processes (seen under pytest after other DuckDB use) the option is fixed globally and ``SET`` raises;
+    the query is the same either way, so that is not an error.
+    """
+    con = duckdb.connect()
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def entity_keys(spec: ViewSpec, table: pa.Table) -> list[bytes]:

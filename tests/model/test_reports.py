@@ -43,7 +43,7 @@ def reports(tiny_world, tmp_path_factory: pytest.TempPathFactory):
             run_decision(name, options=TrainOptions(seed=3))
         verdicts, monitor_page = monitor(list(CUSTOMER))
         zh = {w.decision: w for w in build_reports(list(CUSTOMER), lang="zh")}
-        top_user = zh["churn"].numbers[1]
+        top_user = zh["churn"].numbers[-1]  # the recall list's top user (the last number of the page)
         en = {w.decision: w for w in build_reports(["churn"], lang="en", entity=top_user)}
         yield {"zh": zh, "en": en, "verdicts": verdicts, "monitor": Path(monitor_page), "top_user": top_user}
     get_settings.cache_clear()

@@ -20,7 +20,7 @@ from serving import local_server
 DEMO_KEY = "shopsense-demo-key"
 OTHER_KEY = "reader-secret-key"
 API_KEYS = f"demo:{DEMO_KEY},reader:{OTHER_KEY}"  # "reader" is not an admin
-READY_TIMEOUT_S = 120
+READY_TIMEOUT_S = 600  # a worker loads six decisions; on a busy 2-core machine that took ~2 minutes
 
 
 @dataclass

@@ -63,7 +63,7 @@ def test_erase_removes_every_trace_of_a_user(client, auth, world) -> None:
     record = cli_privacy.erase(user, world.settings, [paths.name])
 
     assert _mentions(paths.root, user) == [] and user not in _online_users(online_db_path(paths))
-    lines = pq.read_table(paths.lake / "order_lines.parquet").to_pandas()
+    lines = pq.read_table(paths.lake / "order_items.parquet").to_pandas()
     assert not set(lines[c.ORDER_ID]) & their_orders  # cascaded through the orders' foreign key
     assert "U9;y" in (paths.quarantine / "notes.csv").read_text()  # other users untouched
     assert record["removed"][paths.name]["lake"] > 0 and record["removed"][paths.name]["online"] > 0

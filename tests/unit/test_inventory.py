@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -44,7 +46,7 @@ def test_lead_time_quantile_is_not_the_sum_of_daily_quantiles() -> None:
 
 def test_longer_lead_time_never_lowers_the_reorder_point() -> None:
     rops = [_rop([lt]) for lt in (2, 5, 10, 20, 40)]
-    assert all(b >= a for a, b in zip(rops, rops[1:], strict=False)), rops
+    assert all(b >= a for a, b in pairwise(rops)), rops
 
 
 def test_more_variable_lead_time_never_lowers_safety_stock() -> None:
@@ -56,7 +58,7 @@ def test_more_variable_lead_time_never_lowers_safety_stock() -> None:
 
 def test_higher_service_level_never_lowers_it() -> None:
     rops = [_rop([7, 9, 12], sl=sl) for sl in (0.8, 0.9, 0.95, 0.98, 0.995)]
-    assert all(b >= a for a, b in zip(rops, rops[1:], strict=False)), rops
+    assert all(b >= a for a, b in pairwise(rops)), rops
 
 
 def test_normal_formula_by_hand() -> None:

@@ -20,7 +20,6 @@ from training.customer_data import ensure_user_features, lake_order_values, trai
 from training.datasets import CHURNED, LabelConfig, labels_at
 from training.reports.hooks import ReportContext, ReportHooks
 
-
 ACTIVE = "orders_365d"  # the customer models' population: users with an order in the year before the cutoff
 
 
