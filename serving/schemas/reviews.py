@@ -7,7 +7,7 @@ service never logs (the audit line keeps counts, not content).
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -73,7 +73,12 @@ class RawReview(BaseModel):
     @field_validator("review_ts")
     @classmethod
     def _naive(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(tz=None).replace(tzinfo=None)
+        """Naive UTC, between 1970 and tomorrow: a review cannot be posted in the future (nor past pandas' range)."""
+        value = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        latest = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+        if not datetime(1970, 1, 1) <= value <= latest:
+            raise ValueError(f"review_ts must lie between 1970-01-01 and {latest:%Y-%m-%d} (UTC)")
+        return value
 
 
 class ReviewScoreRequest(BaseModel):

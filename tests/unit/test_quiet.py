@@ -30,7 +30,7 @@ def test_known_chatter_is_dropped_and_the_rest_kept(env_logger, caplog, monkeypa
         )
         warnings.warn("something our code did wrong", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["something our code did wrong"]
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger=env_logger.name):
         env_logger.info("Detected uv project at /x. Attempting to export requirements via 'uv export'.")
         env_logger.warning("Failed to resolve installed pip version. ``pip`` will be added")
         env_logger.warning("a warning nobody has vetted")
@@ -44,6 +44,6 @@ def test_known_chatter_is_dropped_and_the_rest_kept(env_logger, caplog, monkeypa
 
 def test_verbose_filters_nothing(env_logger, caplog) -> None:
     quiet.configure(verbose=True)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger=env_logger.name):
         env_logger.info("Detected uv project at /x.")
     assert [r.getMessage() for r in caplog.records] == ["Detected uv project at /x."]
