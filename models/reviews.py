@@ -278,7 +278,7 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         context = frame.assign(**{TEXT_PROBABILITY: scored[TEXT_PROBABILITY].to_numpy(),
                                   CAMPAIGN_SIZE: camp[CAMPAIGN_SIZE].to_numpy()})  # fmt: skip
         facts = evidence(context, self.importance_, top_k)
-        todo = actions(scored["label"].tolist(), scored["probability"].to_numpy(), camp[CAMPAIGN_SIZE].to_numpy(),
+        chosen_actions = actions(scored["label"].tolist(), scored["probability"].to_numpy(), camp[CAMPAIGN_SIZE].to_numpy(),
                        self.rules if rules is None else rules)  # fmt: skip
         ids = frame[c.REVIEW_ID].astype(str).tolist() if c.REVIEW_ID in frame else [None] * len(frame)
         return [
@@ -286,7 +286,7 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
                 c.REVIEW_ID: ids[i],
                 "probability": float(scored["probability"].iat[i]),
                 "label": str(scored["label"].iat[i]),
-                "action": todo[i],
+                "action": chosen_actions[i],
                 "text_only": bool(self.text_only_),
                 "evidence": facts[i],
                 CAMPAIGN_ID: camp[CAMPAIGN_ID].iat[i],

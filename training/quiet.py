@@ -51,7 +51,10 @@ def configure(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if verbose:
+    if verbose:  # nothing filtered, even if an earlier configure() in this process installed the filters
+        for name in {name for name, _ in _QUIET_LOGS}:
+            logger = logging.getLogger(name)
+            logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropKnown)]
         return
     # MLflow draws a progress bar per artifact download (the champion sync); our step lines report the sync.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
