@@ -2,16 +2,19 @@
 
 Run after ``shopsense train all`` on the dataset:
 
-    .venv/bin/python benchmarks/bench_reports.py [--dataset synthetic] [--lang zh] [--runs 2]
+    .venv/bin/python benchmarks/bench_reports.py [--dataset synthetic] [--lang zh] [--runs 2] [--profile 25]
 
 The first run also builds the user-feature partitions the reports read (latest day, a month earlier) if they are
-missing; later runs show the steady cost. Prints one table per run and the machine's load average beside it.
+missing; later runs show the steady cost. Prints one table per run and the machine's load average beside it;
+``--profile N`` also prints the N functions with the most cumulative time of the last run (where the time goes).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import time
 
 from rich.console import Console
@@ -27,12 +30,18 @@ def main() -> None:
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--lang", default="zh", choices=("zh", "en"))
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=0, help="print the N most expensive functions (last run)")
     args = parser.parse_args()
     console = Console()
     for run in range(1, args.runs + 1):
         load = os.getloadavg()[0]
+        profiler = cProfile.Profile() if args.profile and run == args.runs else None
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         written = build_reports(None, args.dataset, args.lang)
+        if profiler is not None:
+            profiler.disable()
         total = time.perf_counter() - started
         table = Table(
             title=f"run {run}: all reports in {total:.1f} s (goal ≤ {GOAL_SECONDS:.0f} s); load avg {load:.1f}"
@@ -43,6 +52,8 @@ def main() -> None:
             ok = "yes" if row.kB * 1024 <= GOAL_BYTES else "NO"
             table.add_row(row.page, f"{row.seconds:.1f}", f"{row.kB:,.0f}", ok, row.note[:60])
         console.print(table)
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
 
 
 if __name__ == "__main__":

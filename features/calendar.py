@@ -1,4 +1,4 @@
-"""The Chinese e-commerce calendar for features: 618, 双11, 双12 and the Spring Festival, 2009-2030.
+"""The Chinese e-commerce calendar for features: 618, 双11, 双12 and the Spring Festival, 1970-2099.
 
 Kept apart from the synthetic generator's own calendar (features/sources/synthetic/) on purpose: features must
 describe any dataset's days the same way, whatever world produced them. The calendar is built in pandas (the
@@ -11,21 +11,15 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from lunardate import LunarDate
 
 from features import columns as c
 
 SECONDS_PER_DAY = 86_400
-FIRST_YEAR, LAST_YEAR = 2009, 2030
+FIRST_YEAR, LAST_YEAR = 1970, 2099  # 1970: the lake's history floor; 2099: lunardate's last year
 
-# 春节 (lunar new year's day, 初一); hard-coded because the lunar calendar is not arithmetic.
-SPRING_FESTIVAL: dict[int, str] = {
-    2009: "2009-01-26", 2010: "2010-02-14", 2011: "2011-02-03", 2012: "2012-01-23", 2013: "2013-02-10",
-    2014: "2014-01-31", 2015: "2015-02-19", 2016: "2016-02-08", 2017: "2017-01-28", 2018: "2018-02-16",
-    2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22",
-    2024: "2024-02-10", 2025: "2025-01-29", 2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26",
-    2029: "2029-02-13", 2030: "2030-02-03",
-}  # fmt: skip
-
+# 春节 (lunar new year's day, 初一) from a maintained lunisolar calendar (lunardate covers 1900-2099), so a shop
+# whose history starts in the 1990s gets the same features as one from the 2020s.
 # The holiday week: 除夕 (eve, day -1) through 初六 (day +5), the classic seven-day statutory break.
 SPRING_HOLIDAY_OFFSETS = range(-1, 6)
 
@@ -55,13 +49,14 @@ CALENDAR_FEATURES = (
 
 
 def spring_festival(year: int) -> pd.Timestamp | None:
-    """Lunar new year's day of ``year`` (None outside 2009-2030)."""
-    day = SPRING_FESTIVAL.get(year)
-    return pd.Timestamp(day) if day else None
+    """Lunar new year's day of ``year`` (None outside the calendar's years)."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return None
+    return pd.Timestamp(LunarDate(year, 1, 1).to_solar_date())
 
 
 def spring_holiday(year: int) -> pd.DatetimeIndex:
-    """The Spring Festival holiday week of ``year`` (empty outside 2009-2030)."""
+    """The Spring Festival holiday week of ``year`` (empty outside the calendar's years)."""
     sf = spring_festival(year)
     if sf is None:
         return pd.DatetimeIndex([])
@@ -84,7 +79,7 @@ def calendar_frame(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One row per day in [start, end): day key, ``ds`` and the calendar features.
 
     Flags are peak days only (the campaign windows come from the promotions table); day_of_week is 0 = Monday;
-    days_to_next_festival is 0 on a festival day. After 2030 only the fixed-date festivals are known.
+    days_to_next_festival is 0 on a festival day. After 2099 only the fixed-date festivals are known.
     """
     ds = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end), freq="D", inclusive="left")
     fests = festival_days(ds[0].year if len(ds) else FIRST_YEAR, (ds[-1].year if len(ds) else FIRST_YEAR) + 1)

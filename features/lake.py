@@ -292,9 +292,18 @@ def _report(
         opened_at=f"{opened_at:%Y-%m-%d}",
         opened_from=opened_from,
         history_start=f"{min(starts):%Y-%m-%d}" if starts else None,
-        notices={name: dict(run.notices) for name, run in runs.items() if run.notices},
+        notices=_notices(batch, runs),
         ignored_files=dict(batch.lineage.get("ignored", {})),
     )
+
+
+def _notices(batch: SourceBatch, runs: dict[str, _TableRun]) -> dict[str, dict[str, int]]:
+    """Accepted rows worth a look (zero prices) and tables the source derived instead of reading (files)."""
+    notices = {name: dict(run.notices) for name, run in runs.items() if run.notices}
+    for name, why in batch.lineage.get("derived", {}).items():
+        if name in runs:
+            notices.setdefault(name, {})[why] = runs[name].report().accepted
+    return notices
 
 
 def _write_manifest(staged: DatasetPaths, batch: SourceBatch, report: IngestReport) -> None:

@@ -14,6 +14,7 @@ count separately, unlike ``lifetimes``' period-aggregated summaries: a documente
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -39,22 +40,36 @@ def btyd_inputs(X: pd.DataFrame) -> pd.DataFrame:
     Users who never ordered get x = 0, t_x = 0 and T = their tenure (BG/NBD's prior for a new customer).
     """
     missing = [n for n in (ORDERS, RECENCY, AOV) if n not in X.columns]
-    age_col = FIRST_ORDER if FIRST_ORDER in X.columns else TENURE
-    if age_col not in X.columns:
+    if FIRST_ORDER not in X.columns and TENURE not in X.columns:
         missing.append(f"{FIRST_ORDER} or {TENURE}")
     if missing:
         raise ValueError(f"BG/NBD needs column(s): {', '.join(missing)}")
-    orders = X[ORDERS].astype("float64").fillna(0.0).to_numpy()
-    recency = X[RECENCY].astype("float64").to_numpy()
-    age = X[age_col].astype("float64").to_numpy()
-    fallback = X[TENURE].astype("float64").to_numpy() if TENURE in X.columns else recency
-    age = np.where(np.isnan(age), fallback, age)
-    age = np.maximum(np.round(np.nan_to_num(age, nan=1.0)), 1.0)
-    last = np.where(np.isnan(recency), 0.0, np.clip(np.round(age - np.nan_to_num(recency)), 0.0, age))
+    columns = {n: X[n].astype("float64").to_numpy() for n in INPUT_COLUMNS if n in X.columns}
+    return pd.DataFrame(btyd_arrays(columns), index=X.index)
+
+
+#: The feature columns BG/NBD reads (``first_order_days`` or, without it, ``tenure_days`` gives the age).
+INPUT_COLUMNS: tuple[str, ...] = (ORDERS, RECENCY, FIRST_ORDER, TENURE, AOV)
+
+
+def btyd_arrays(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`btyd_inputs` on float64 columns by name (the array form the serving hot path uses)."""
+    # np.where(np.isnan(...)) rather than np.nan_to_num: the same on these finite day counts, a fraction of the
+    # per-call cost on the one-row arrays of the serving path.
+    orders = np.where(np.isnan(columns[ORDERS]), 0.0, columns[ORDERS])
+    recency = columns[RECENCY]
+    unseen = np.isnan(recency)
+    age = columns[FIRST_ORDER] if FIRST_ORDER in columns else columns[TENURE]
+    age = np.where(np.isnan(age), columns.get(TENURE, recency), age)
+    age = np.maximum(np.round(np.where(np.isnan(age), 1.0, age)), 1.0)
+    last = np.where(unseen, 0.0, np.clip(np.round(age - np.where(unseen, 0.0, recency)), 0.0, age))
     x = np.maximum(orders - 1.0, 0.0)
     last = np.where(x > 0, last, 0.0)
-    m = X[AOV].astype("float64").to_numpy()
-    return pd.DataFrame({"x": x, "t_x": last, "T": age, "m": m}, index=X.index)
+    return {"x": x, "t_x": last, "T": age, "m": columns[AOV]}
+
+
+def _arrays(d: pd.DataFrame | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return d if isinstance(d, dict) else {k: d[k].to_numpy() for k in ("x", "t_x", "T", "m")}
 
 
 def _condensed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -112,9 +127,11 @@ class BgNbdGammaGamma(BaseEstimator):
 
     def p_alive(self, X: pd.DataFrame) -> np.ndarray:
         """P(still active at the cutoff | history), in (0, 1]; 1 for customers without repeat orders (BG/NBD)."""
-        d = btyd_inputs(X)
+        return self._p_alive(_arrays(btyd_inputs(X)))
+
+    def _p_alive(self, d: dict[str, np.ndarray]) -> np.ndarray:
         r, alpha, a, b = self._params()
-        x, t_x, T = d["x"].to_numpy(), d["t_x"].to_numpy(), d["T"].to_numpy()
+        x, t_x, T = d["x"], d["t_x"], d["T"]
         log_div = (r + x) * np.log((alpha + T) / (alpha + t_x)) + np.log(a / (b + np.maximum(x, 1.0) - 1.0))
         return np.where(x == 0, 1.0, expit(-log_div))
 
@@ -125,17 +142,23 @@ class BgNbdGammaGamma(BaseEstimator):
         probability E[exp(-lambda h)], lambda ~ Gamma(r + x, alpha + T) given the history and being active:
         P = 1 - P(alive) * (1 - ((alpha + T) / (alpha + T + h)) ** (r + x)).
         """
-        d = btyd_inputs(X)
+        return self._p_no_purchase(_arrays(btyd_inputs(X)), horizon_days)
+
+    def _p_no_purchase(
+        self, d: dict[str, np.ndarray], horizon_days: float, p_alive: np.ndarray | None = None
+    ) -> np.ndarray:
         r, alpha, _, _ = self._params()
-        x, T = d["x"].to_numpy(), d["T"].to_numpy()
+        x, T = d["x"], d["T"]
         silent_if_alive = ((alpha + T) / (alpha + T + horizon_days)) ** (r + x)
-        return 1.0 - self.p_alive(X) * (1.0 - silent_if_alive)
+        return 1.0 - (self._p_alive(d) if p_alive is None else p_alive) * (1.0 - silent_if_alive)
 
     def expected_orders(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
         """Expected orders in the next ``horizon_days`` given the history (Fader, Hardie & Lee 2005, eq. 10)."""
-        d = btyd_inputs(X)
+        return self._expected_orders(_arrays(btyd_inputs(X)), horizon_days)
+
+    def _expected_orders(self, d: dict[str, np.ndarray], horizon_days: float) -> np.ndarray:
         r, alpha, a, b = self._params()
-        x, t_x, T, t = d["x"].to_numpy(), d["t_x"].to_numpy(), d["T"].to_numpy(), float(horizon_days)
+        x, t_x, T, t = d["x"], d["t_x"], d["T"], float(horizon_days)
         z = t / (alpha + T + t)
         ca, cb, cc = r + x, b + x, a + b + x - 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -145,23 +168,29 @@ class BgNbdGammaGamma(BaseEstimator):
         first = (a + b + x - 1.0) / (a - 1.0)
         second = 1.0 - np.exp(log_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
         denom = 1.0 + (x > 0) * (a / (b + x - 1.0)) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-        return np.clip(np.nan_to_num(first * second / denom, nan=0.0), 0.0, None)
+        orders = first * second / denom
+        return np.clip(np.where(np.isnan(orders), 0.0, orders), 0.0, None)
 
     def expected_order_value(self, X: pd.DataFrame) -> np.ndarray:
         """Gamma-Gamma conditional mean order value (shrinks a customer's own mean to the population's)."""
-        d = btyd_inputs(X)
+        return self._expected_order_value(_arrays(btyd_inputs(X)))
+
+    def _expected_order_value(self, d: dict[str, np.ndarray]) -> np.ndarray:
         if self.gamma_gamma_params_ is None:
             return np.where(d["m"] > 0, d["m"], self.mean_order_value_).astype("float64")
         p, q, v = (self.gamma_gamma_params_[k] for k in ("p", "q", "v"))
         population = v * p / (q - 1.0)
-        x = d["x"].to_numpy()
-        m = np.nan_to_num(d["m"].to_numpy(), nan=population)
+        x = d["x"]
+        m = np.where(np.isnan(d["m"]), population, d["m"])
         weight = p * x / (p * x + q - 1.0)
         return (1.0 - weight) * population + weight * m
 
     def expected_spend(self, X: pd.DataFrame, horizon_days: float) -> np.ndarray:
         """Expected spend in the next ``horizon_days``: expected orders x expected order value (undiscounted)."""
-        return self.expected_orders(X, horizon_days) * self.expected_order_value(X)
+        return self._expected_spend(_arrays(btyd_inputs(X)), horizon_days)
+
+    def _expected_spend(self, d: dict[str, np.ndarray], horizon_days: float) -> np.ndarray:
+        return self._expected_orders(d, horizon_days) * self._expected_order_value(d)
 
 
 #: Columns :func:`btyd_features` adds to a user-feature frame.
@@ -175,14 +204,33 @@ def btyd_features(model: BgNbdGammaGamma, X: pd.DataFrame, horizon_days: float) 
     user's mean gap between orders; NaN without a repeat order) and the expected spend over the horizon. Trees split
     one column at a time, so "silent for longer than usual for this user" is a ratio they cannot build themselves.
     """
-    d = btyd_inputs(X)
-    gap = np.maximum(d["t_x"] / d["x"].where(d["x"] > 0), 1.0)
-    return X.assign(
-        btyd_p_no_order=model.p_no_purchase(X, horizon_days),
-        btyd_p_alive=model.p_alive(X),
-        overdue_ratio=(d["T"] - d["t_x"]) / gap,
-        btyd_expected_spend=model.expected_spend(X, horizon_days),
-    )
+    derived = btyd_block(model, _arrays(btyd_inputs(X)), horizon_days)
+    return X.assign(**{name: derived[:, j] for j, name in enumerate(BTYD_FEATURES)})
+
+
+def btyd_block(model: BgNbdGammaGamma, d: dict[str, np.ndarray], horizon_days: float) -> np.ndarray:
+    """The :data:`BTYD_FEATURES` columns, shape (n, 4), from :func:`btyd_arrays` inputs (no frame built)."""
+    x, t_x, T = d["x"], d["t_x"], d["T"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.maximum(np.where(x > 0, t_x / np.where(x > 0, x, 1.0), np.nan), 1.0)
+    out = np.empty((len(x), len(BTYD_FEATURES)), dtype=np.float64)
+    out[:, 1] = model._p_alive(d)
+    out[:, 0] = model._p_no_purchase(d, horizon_days, out[:, 1])
+    out[:, 2] = (T - t_x) / gap
+    out[:, 3] = model._expected_spend(d, horizon_days)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    return tuple((n, names.index(n)) for n in INPUT_COLUMNS if n in names)
+
+
+def with_btyd_block(model: BgNbdGammaGamma, x: np.ndarray, names: tuple[str, ...], horizon_days: float) -> np.ndarray:
+    """``x`` (float64 columns ``names``) with the :data:`BTYD_FEATURES` columns appended: what
+    :func:`btyd_features` adds to a frame, for a model that predicts on arrays (positions resolved once per names)."""
+    d = btyd_arrays({n: x[:, j] for n, j in _positions(names)})
+    return np.hstack([x, btyd_block(model, d, horizon_days)])
 
 
 def fit_btyd_or_none(X: pd.DataFrame, enabled: bool, random_state: int) -> BgNbdGammaGamma | None:

@@ -75,6 +75,14 @@ def popularity_scores(m: Matrices, window_days: float, mask: np.ndarray | None =
     return recent_buyers + 1e-6 * m.buyers()
 
 
+def decayed_log(m: Matrices, half_life_days: float) -> sp.csr_matrix:
+    """Users x items: the purchase log with each line weighted ``0.5 ** (age / half_life_days)``, summed."""
+    decay = np.power(0.5, m.log_age / half_life_days).astype("float32")
+    out = sp.csr_matrix((decay, (m.log_user, m.log_item)), shape=m.shape)
+    out.sum_duplicates()
+    return out
+
+
 @dataclass
 class Repeat(Generator):
     """The user's own purchases, each line decayed by ``0.5 ** (age / half_life_days)``: baskets repeat."""
@@ -84,9 +92,7 @@ class Repeat(Generator):
 
     def fit(self, m: Matrices, seed: int = 0) -> Repeat:
         super().fit(m)
-        decay = np.power(0.5, m.log_age / self.half_life_days)
-        self.r_ = sp.csr_matrix((decay.astype("float32"), (m.log_user, m.log_item)), shape=m.shape)
-        self.r_.sum_duplicates()
+        self.r_ = decayed_log(m, self.half_life_days)
         return self
 
     def block(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +106,8 @@ class ItemKNN(Generator):
     """Item-to-item cosine on co-purchase (or co-view) users with shrinkage, top ``neighbours`` per item.
 
     ``sim(i, j) = |U_i ∩ U_j| / (sqrt(|U_i| |U_j|) + shrink)``; a user's score for j sums their decayed interaction
-    weight on each i times ``sim(i, j)``.
+    weight on each i times ``sim(i, j)``. With ``half_life_days`` the profile is instead the purchase log with each
+    line decayed by ``0.5 ** (age / half_life_days)`` (``knn_recent``): the last baskets say what comes next.
     """
 
     name: str = "knn_purchase"
@@ -109,6 +116,7 @@ class ItemKNN(Generator):
     neighbours: int = 100
     min_buyers: int = 5
     max_items: int = 6000
+    half_life_days: float | None = None
 
     def fit(self, m: Matrices, seed: int = 0) -> ItemKNN:
         super().fit(m)
@@ -122,7 +130,8 @@ class ItemKNN(Generator):
         sim = gram / (np.outer(norms, norms) + self.shrink)
         np.fill_diagonal(sim, 0.0)
         self.sim_ = sp.csr_matrix(_top_per_column(sim, self.neighbours))
-        self.profile_ = m.weight[:, self.items_].tocsr()
+        self.profile_ = m.weight if self.half_life_days is None else decayed_log(m, self.half_life_days)
+        self.profile_ = self.profile_[:, self.items_].tocsr()
         return self
 
     def block(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,17 +213,21 @@ GENERATORS: dict[str, type[Generator]] = {
     "repeat": Repeat,
     "knn_purchase": ItemKNN,
     "knn_view": ItemKNN,
+    "knn_recent": ItemKNN,
     "ease": Ease,
     "als": Als,
 }
 
 
 def make(name: str, **params: Any) -> Generator:
-    """A generator by name (``knn_view`` is item-KNN on views, carts and favourites)."""
+    """A generator by name (``knn_view``: item-KNN on views, carts and favourites; ``knn_recent``: on purchases,
+    scored from the recency-decayed purchase log)."""
     if name not in GENERATORS:
         raise KeyError(f"unknown generator {name!r}; known: {', '.join(GENERATORS)}")
     if name == "knn_view":
         params = {"source": "view", **params}
+    if name == "knn_recent":
+        params = {"half_life_days": 30.0, **params}
     return GENERATORS[name](name=name, **params)
 
 

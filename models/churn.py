@@ -18,7 +18,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from models._lgbm import as_1d, booster_params, feature_matrix, require_frame, select_features
-from models.btyd import BTYD_FEATURES, btyd_features, fit_btyd_or_none, upgrade_state
+from models.btyd import BTYD_FEATURES, btyd_features, fit_btyd_or_none, upgrade_state, with_btyd_block
 from models.churn_baselines import (
     RECENCY,
     BgNbdChurnBaseline,
@@ -27,7 +27,7 @@ from models.churn_baselines import (
     _labels,
     _two_columns,
 )
-from models.reasons import BIAS, FEATURE_LABELS, Reason, top_reasons
+from models.reasons import BIAS, FEATURE_LABELS, Reason, top_reasons, top_reasons_array
 from models.risk import BANDS, RiskThresholds, choose_risk_thresholds, risk_band
 
 __all__ = [
@@ -253,3 +253,20 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
     def reasons(self, X: pd.DataFrame, top_k: int = 3) -> list[list[Reason]]:
         """The ``top_k`` readable reasons per row (TreeSHAP), derived columns included with their values."""
         return top_reasons(self.contributions(X), self.model_frame(X), top_k=top_k)
+
+    # -- the same on arrays (the serving hot path: no frame per request) ------------------------------------------
+
+    def model_array(self, x: np.ndarray) -> np.ndarray:
+        """What the booster sees, from a float64 array whose columns are ``feature_names_`` in order."""
+        if self.btyd_ is None:
+            return x
+        return with_btyd_block(self.btyd_, x, tuple(self.feature_names_), self.btyd_horizon_days)
+
+    def churn_probability(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated P(churn) per row of a :meth:`model_array` matrix (column 1 of :meth:`predict_proba`)."""
+        return self._calibrate(self.booster_.predict(matrix, raw_score=True))
+
+    def reasons_array(self, matrix: np.ndarray, top_k: int = 3) -> list[list[Reason]]:
+        """:meth:`reasons` for the rows of a :meth:`model_array` matrix (TreeSHAP: opt-in, ~1000x a predict)."""
+        phi = self.booster_.predict(matrix, pred_contrib=True)[:, :-1]
+        return top_reasons_array(phi, matrix, list(self.model_features_), top_k)

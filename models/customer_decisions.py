@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from models.churn import ChurnClassifier, RiskThresholds, risk_band
-from models.decision import Record, feature_block, optional_column
+from models.decision import Record, Upstream, feature_block, optional_column, optional_values, reorder
 from models.recall import DEFAULT_RULES, RecallRule, explain_action, recall_action
-from models.tiering import TIER_LABELS_EN, TIER_LABELS_ZH
+from models.tiering import FEATURES, TIER_LABELS_EN, TIER_LABELS_ZH
 
 PREDICTED_LTV = "predicted_ltv"
 TIER = "tier"
@@ -42,6 +42,12 @@ class LtvDecision:
     def decide(self, frame: pd.DataFrame, **_: Any) -> list[Record]:
         return [{PREDICTED_LTV: float(v)} for v in self.predict(frame)]
 
+    def decide_array(self, x: np.ndarray, upstream: Upstream, **_: Any) -> list[Record]:
+        """:meth:`decide` on a float64 array of ``feature_names`` (no frame built)."""
+        names = self.regressor.feature_names_
+        pred = np.clip(self.regressor.predict_array(reorder(x, self.feature_names, names)), 0.0, None)
+        return [{PREDICTED_LTV: v} for v in pred.tolist()]
+
 
 class TieringDecision:
     """RFM scores against the fitted cut points and the K-means (or rules) tier, per user.
@@ -64,7 +70,19 @@ class TieringDecision:
         scored = self.tier_frame(frame)
         tiers = self.tiering.predict(scored)
         rfm = self.tiering.rfm(scored).reset_index(drop=True)
-        ltv = scored[PREDICTED_LTV].to_numpy()
+        return self._records(tiers, {k: rfm[k].to_numpy() for k in rfm.columns}, scored[PREDICTED_LTV].to_numpy())
+
+    def decide_array(self, x: np.ndarray, upstream: Upstream, **_: Any) -> list[Record]:
+        """:meth:`decide` on a float64 array of ``feature_names``, ``predicted_ltv`` from ``upstream``."""
+        ltv = upstream.get(PREDICTED_LTV)
+        ltv = np.zeros(len(x)) if ltv is None else np.nan_to_num(np.asarray(ltv, dtype=np.float64))
+        block = np.empty((len(x), len(FEATURES)), dtype=np.float64)
+        block[:, :-1] = reorder(x, self.feature_names, FEATURES[:-1])
+        block[:, -1] = ltv
+        return self._records(self.tiering.predict_array(block), self.tiering.rfm_array(block), ltv)
+
+    @staticmethod
+    def _records(tiers: np.ndarray, rfm: dict[str, np.ndarray], ltv: np.ndarray) -> list[Record]:
         return [
             {
                 TIER: str(tier),
@@ -75,8 +93,11 @@ class TieringDecision:
                 "m_score": int(m),
                 PREDICTED_LTV: float(v),
             }
-            for tier, r, f, m, v in zip(tiers, rfm["r_score"], rfm["f_score"], rfm["m_score"], ltv, strict=True)
-        ]
+            for tier, r, f, m, v in zip(
+                np.asarray(tiers).tolist(), rfm["r_score"].tolist(), rfm["f_score"].tolist(), rfm["m_score"].tolist(),
+                ltv.tolist(), strict=True,
+            )
+        ]  # fmt: skip
 
 
 class ChurnDecision:
@@ -103,20 +124,33 @@ class ChurnDecision:
     def decide(self, frame: pd.DataFrame, explain: bool = False, top_k: int = DEFAULT_TOP_K, **_: Any) -> list[Record]:
         x = feature_block(frame, self.feature_names)
         proba = self.classifier.predict_proba(x)[:, 1]
-        bands = risk_band(proba, self.thresholds)
-        tiers = optional_column(frame, TIER)
-        values = optional_column(frame, PREDICTED_LTV)
         reasons = self.classifier.reasons(x, top_k=top_k) if explain else None
+        return self._records(proba, optional_column(frame, TIER), optional_column(frame, PREDICTED_LTV), reasons)
+
+    def decide_array(
+        self, x: np.ndarray, upstream: Upstream, explain: bool = False, top_k: int = DEFAULT_TOP_K, **_: Any
+    ) -> list[Record]:
+        """:meth:`decide` on a float64 array of ``feature_names``; ``tier`` and ``predicted_ltv`` from ``upstream``."""
+        matrix = self.classifier.model_array(reorder(x, self.feature_names, self.classifier.feature_names_))
+        proba = self.classifier.churn_probability(matrix)
+        reasons = self.classifier.reasons_array(matrix, top_k=top_k) if explain else None
+        tiers = optional_values(upstream.get(TIER), len(x))
+        return self._records(proba, tiers, optional_values(upstream.get(PREDICTED_LTV), len(x)), reasons)
+
+    def _records(
+        self, proba: np.ndarray, tiers: list[Any], values: list[Any], reasons: list[list[Any]] | None
+    ) -> list[Record]:
+        bands = risk_band(proba, self.thresholds)
         records = []
-        for i, (p, band, tier, ltv) in enumerate(zip(proba, bands, tiers, values, strict=True)):
-            action = recall_action(str(tier) if tier is not None else "*", str(band), self.rules)
-            rule = explain_action(float(p), str(band), str(tier) if tier is not None else "*", action, self.thresholds)
+        for i, (p, band, tier, ltv) in enumerate(zip(proba.tolist(), bands.tolist(), tiers, values, strict=True)):
+            action = recall_action(str(tier) if tier is not None else "*", band, self.rules)
+            rule = explain_action(p, band, str(tier) if tier is not None else "*", action, self.thresholds)
             records.append(
                 {
-                    "churn_probability": float(p),
-                    "risk_band": str(band),
+                    "churn_probability": p,
+                    "risk_band": band,
                     PREDICTED_LTV: None if ltv is None else float(ltv),
-                    "value_at_risk": None if ltv is None else float(ltv) * float(p),
+                    "value_at_risk": None if ltv is None else float(ltv) * p,
                     TIER: tier,
                     "recall_action": {
                         "code": action.action,

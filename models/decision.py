@@ -7,7 +7,8 @@ is written once and used the same way by batch scoring, notebooks, MLflow and th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +41,49 @@ class DecisionModel(Protocol):
         ...
 
 
+#: Upstream decisions' outputs for the rows of an array: field name -> one value per row (None where missing).
+Upstream = Mapping[str, Sequence[Any]]
+
+
+@runtime_checkable
+class ArrayDecisionModel(DecisionModel, Protocol):
+    """A decision that also answers from a float64 array: the serving hot path, without a frame per request.
+
+    ``decide_array(x, upstream, **params)`` must return what ``decide`` returns for the same rows, where ``x``
+    holds ``feature_names`` in order and ``upstream`` the fields :func:`join_upstream` would have added as columns.
+    """
+
+    def decide_array(self, x: np.ndarray, upstream: Upstream, **params: Any) -> list[Record]: ...
+
+
+@functools.lru_cache(maxsize=256)
+def positions(have: tuple[str, ...], want: tuple[str, ...]) -> np.ndarray | None:
+    """Indices of ``want`` in ``have`` (None when they are the same sequence); raises naming a missing column.
+
+    Cached, so a model resolves its column order once, not per request.
+    """
+    if have == want:
+        return None
+    index = {name: j for j, name in enumerate(have)}
+    missing = [n for n in want if n not in index]
+    if missing:
+        raise ValueError(f"input lacks feature column(s): {', '.join(missing)}")
+    return np.array([index[n] for n in want], dtype=np.intp)
+
+
+def reorder(x: np.ndarray, have: Sequence[str], want: Sequence[str]) -> np.ndarray:
+    """The columns ``want`` of ``x`` (whose columns are ``have``), in that order."""
+    index = positions(tuple(have), tuple(want))
+    return x if index is None else x[:, index]
+
+
+def optional_values(values: Sequence[Any] | None, n: int) -> list[Any]:
+    """Upstream values as a list of length ``n``, None where absent or NaN (see :func:`optional_column`)."""
+    if values is None:
+        return [None] * n
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+
+
 def feature_block(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """``frame``'s model columns in model order as float64 (nullable ints become NaN, which LightGBM handles).
 
@@ -56,8 +100,7 @@ def optional_column(frame: pd.DataFrame, name: str) -> list[Any]:
     """An upstream column as a list (None where absent or missing), so a decision can run without its upstream."""
     if name not in frame.columns:
         return [None] * len(frame)
-    values = frame[name].tolist()
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+    return optional_values(frame[name].tolist(), len(frame))
 
 
 def join_upstream(frame: pd.DataFrame, upstream: Sequence[tuple[DecisionModel, Sequence[str]]]) -> pd.DataFrame:

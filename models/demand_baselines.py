@@ -9,12 +9,13 @@ An all-zero forecast is reported too, because it wins MASE on intermittent data.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from statsforecast import StatsForecast
-from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, CrostonSBA, SeasonalNaive
+from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, CrostonSBA, Naive, SeasonalNaive
 
 from features import columns as c
 from models.forecast_metrics import CUTOFF, quantile_column
@@ -33,7 +34,15 @@ def rolling_cutoffs(ds: pd.Series, h: int, n_windows: int, freq: str) -> list[pd
 
 
 def _interval_models(season: int) -> list:
-    return [SeasonalNaive(season_length=season), AutoETS(season_length=season)]
+    # Naive only fills SeasonalNaive where a series is shorter than one season (see _with_naive_fill)
+    return [SeasonalNaive(season_length=season), AutoETS(season_length=season), Naive()]
+
+
+def _with_naive_fill(fc: pd.DataFrame) -> pd.DataFrame:
+    """SeasonalNaive leaves NaN where a series has no value one season back: use its last value there."""
+    for column in [col for col in fc.columns if col.startswith("SeasonalNaive")]:
+        fc[column] = fc[column].fillna(fc[column.replace("SeasonalNaive", "Naive", 1)])
+    return fc
 
 
 def _point_models() -> list:
@@ -69,9 +78,14 @@ def baseline_forecasts(
 ) -> dict[str, pd.DataFrame]:
     """Every baseline's forecast of the next ``h`` periods after ``train`` (``unique_id, ds, y``)."""
     df = train[[c.UNIQUE_ID, c.DS, c.Y]]
-    with_levels = StatsForecast(models=_interval_models(season), freq=freq, n_jobs=n_jobs)
-    fc = with_levels.forecast(df=df, h=h, level=_levels(quantiles))
-    points = StatsForecast(models=_point_models(), freq=freq, n_jobs=n_jobs).forecast(df=df, h=h)
+    # A SKU launched days before the cutoff is too short for AutoETS ("tiny datasets"): statsforecast's own
+    # fallback gives that series a naive forecast (with intervals) under the failing model's name.
+    with_levels = StatsForecast(models=_interval_models(season), freq=freq, n_jobs=n_jobs, fallback_model=Naive())
+    with warnings.catch_warnings():  # handled: _with_naive_fill gives those positions the last value
+        warnings.filterwarnings("ignore", message="Historical data .* shorter than season_length", category=UserWarning)
+        fc = _with_naive_fill(with_levels.forecast(df=df, h=h, level=_levels(quantiles)))
+    points = StatsForecast(models=_point_models(), freq=freq, n_jobs=n_jobs, fallback_model=Naive())
+    points = points.forecast(df=df, h=h)
     fc = fc.merge(points, on=[c.UNIQUE_ID, c.DS], how="inner")
     out = {name: _to_quantiles(fc, name, quantiles) for name in BASELINES if name != "Zero"}
     zero = fc[[c.UNIQUE_ID, c.DS]].copy()

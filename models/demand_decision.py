@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from models.demand import MEAN, DemandForecaster
+from models.demand import FREQS, MEAN, DemandForecaster
 from models.forecast_metrics import quantile_column
 from models.inventory import (
     GRID,
@@ -29,6 +29,7 @@ from models.inventory import (
 )
 
 OK, UNKNOWN = "ok", "unknown_sku"
+KNOWN = "known"  # features.store.layout.KNOWN (not imported here: that module loads Feast)
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "days_since_sale", "abc", "xyz")
@@ -122,8 +123,8 @@ class DemandDecision:
                 online = lookup(FEATURE_SERVICE, ids).set_index(pd.Index(ids))
             except Exception:  # the snapshot is still a sound answer when the online store is unavailable
                 online = None
-            if online is not None and "_known" in online:
-                online = online[online["_known"].astype(bool)]
+            if online is not None and KNOWN in online:
+                online = online[online[KNOWN].astype(bool)]
                 for src, dst in ((c.ON_HAND, "on_hand"), ("units_in_transit", "on_order")):
                     if src in online:
                         current.loc[online.index, dst] = (
@@ -140,7 +141,7 @@ class DemandDecision:
     def _policies(self, ids: list[str], service_level: float | None, stock, lookup) -> dict[str, dict]:
         if not ids:
             return {}
-        h = max(self.forecaster.h, 28)
+        h = max(self.forecaster.h, 28) if self.forecaster.freq == "D" else self.forecaster.h
         grid = self.forecaster.predict(h=h, ids=ids, quantiles=GRID)
         cols = [quantile_column(q) for q in GRID]
         current = self._stock(ids, stock, lookup)
@@ -155,6 +156,9 @@ class DemandDecision:
         abc = str(snap.get("abc", "C"))
         sl = float(service_level) if service_level is not None else float(self.policy.service_levels[abc])
         leads = self.lead_times.get(sku, self.pooled_lead)
+        period = FREQS[self.forecaster.freq].period_days
+        if period > 1:  # monthly/weekly forecasts: a lead time of days is whole periods, at least one
+            leads = np.maximum(np.ceil(leads / period), 1.0)
         pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, self.policy, rng)
         daily = g[MEAN].to_numpy("float64")
         base = normal_policy(

@@ -8,8 +8,10 @@ that sum; the safety stock is what it adds to the mean. Written by hand because 
 an arbitrary per-day forecast distribution with an empirical lead-time distribution (stockpyl's formulas are the
 normal and Poisson special cases; the normal one is our baseline, :func:`normal_policy`).
 
-The reorder policy is continuous-review (s, S): when on-hand plus on-order falls below s (the reorder point),
-order up to S = s + the mean demand of one order cycle. Reorder points are whole units (rounded up).
+The reorder policy is (s, S) reviewed every ``review_days`` (daily by default): when on-hand plus on-order falls
+to s (the reorder point), order up to S = s + the mean demand of one order cycle; s covers the lead time plus one
+review period. Reorder points are whole units (rounded up). :func:`sku_policy_schedule` gives s and S for each of
+the coming days from one forecast, so a festival inside the horizon raises them on the days before it.
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ class PolicyParams:
         service_levels: target cycle service level per ABC class.
         cycle_days: days of mean demand between two orders (S - s).
         n_sims: lead-time paths sampled per SKU.
+        review_days: days between two looks at the stock (1: daily). The reorder point protects the lead time
+            plus one review period, since the stock only triggers an order at the next look after it crosses s
+            and lumpy demand crosses it by more than a unit (the undershoot).
         day_correlation: correlation of the daily demand draws within one path (Gaussian copula); above 0 the
-            forecast's level error is shared by every day of the lead time.
+            forecast's level error is shared by every day of the lead time. The served policy and the backtest
+            use the value the forecaster measured on its held-back window (``day_correlation_``) instead.
         abc_cuts: cumulative revenue shares that close classes A and B.
         seed: random seed of the sampling.
     """
@@ -42,6 +48,7 @@ class PolicyParams:
     service_levels: Mapping[str, float] = field(default_factory=lambda: dict(SERVICE_LEVELS))
     cycle_days: float = 14.0
     n_sims: int = 2000
+    review_days: float = 1.0
     day_correlation: float = 0.3
     abc_cuts: tuple[float, float] = (0.8, 0.95)
     seed: int = 42
@@ -75,6 +82,28 @@ def _extend(days: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([days, np.tile(tail, (reps, 1))])[:n]
 
 
+def _daily_draws(
+    daily_q: np.ndarray, n_sims: int, horizon: int, rng: np.random.Generator, day_correlation: float, levels
+) -> np.ndarray:
+    """(n_sims, horizon) demand paths drawn by inverting each day's quantile grid (Gaussian copula over days)."""
+    grid = _extend(np.asarray(daily_q, dtype="float64"), horizon)
+    z = rng.standard_normal((n_sims, horizon))
+    if day_correlation > 0:
+        z = np.sqrt(day_correlation) * rng.standard_normal((n_sims, 1)) + np.sqrt(1 - day_correlation) * z
+    u = stats.norm.cdf(z)
+    lv = np.concatenate([[0.0], np.asarray(levels, dtype="float64"), [1.0]])
+    draws = np.empty_like(u)
+    for t in range(horizon):
+        row = grid[t]
+        top = row[-1] + (row[-1] - row[-2]) * 2  # a short linear tail past the last level, not a hard cap
+        draws[:, t] = np.interp(u[:, t], lv, np.concatenate([[0.0], row, [top]]))
+    return draws
+
+
+def _sample_leads(lead_times: Sequence[float], rng: np.random.Generator, n_sims: int, extra_days: float) -> np.ndarray:
+    return np.maximum(np.rint(rng.choice(np.asarray(lead_times, dtype="float64"), n_sims) + extra_days), 0).astype(int)
+
+
 def lead_time_demand(
     daily_q: np.ndarray,
     lead_times: Sequence[float],
@@ -84,7 +113,7 @@ def lead_time_demand(
     day_correlation: float = 0.0,
     levels: Sequence[float] = GRID,
 ) -> np.ndarray:
-    """Samples of total demand over a sampled lead time (plus ``extra_days``).
+    """Samples of total demand over a sampled lead time (plus ``extra_days``), starting on the grid's first day.
 
     Args:
         daily_q: (days, len(levels)) quantiles of each future day's demand.
@@ -98,21 +127,31 @@ def lead_time_demand(
     Returns:
         (n_sims,) lead-time demand samples.
     """
-    leads = np.maximum(np.rint(rng.choice(np.asarray(lead_times, dtype="float64"), n_sims) + extra_days), 0)
-    horizon = int(max(leads.max(), 1))
-    grid = _extend(np.asarray(daily_q, dtype="float64"), horizon)
-    z = rng.standard_normal((n_sims, horizon))
-    if day_correlation > 0:
-        z = np.sqrt(day_correlation) * rng.standard_normal((n_sims, 1)) + np.sqrt(1 - day_correlation) * z
-    u = stats.norm.cdf(z)
-    lv = np.concatenate([[0.0], np.asarray(levels, dtype="float64"), [1.0]])
-    draws = np.empty_like(u)
-    for t in range(horizon):
-        row = grid[t]
-        top = row[-1] + (row[-1] - row[-2]) * 2  # a short linear tail past the last level, not a hard cap
-        draws[:, t] = np.interp(u[:, t], lv, np.concatenate([[0.0], row, [top]]))
-    mask = np.arange(horizon)[None, :] < leads[:, None]
-    return (draws * mask).sum(axis=1)
+    return lead_time_demand_schedule(daily_q, lead_times, rng, [0], n_sims, extra_days, day_correlation, levels)[0]
+
+
+def lead_time_demand_schedule(
+    daily_q: np.ndarray,
+    lead_times: Sequence[float],
+    rng: np.random.Generator,
+    starts: Sequence[int],
+    n_sims: int = 2000,
+    extra_days: float = 0.0,
+    day_correlation: float = 0.0,
+    levels: Sequence[float] = GRID,
+) -> np.ndarray:
+    """(len(starts), n_sims) samples of demand over a sampled lead time beginning on each day offset of ``starts``.
+
+    Why a schedule: a reorder point fixed at the forecast origin covers the lead time after the origin only; a
+    festival two weeks later needs a higher one on the days before it. The same paths serve every start.
+    """
+    leads = _sample_leads(lead_times, rng, n_sims, extra_days)
+    st = np.asarray(starts, dtype=int)
+    horizon = int(max(st.max() + leads.max(), 1))
+    draws = _daily_draws(daily_q, n_sims, horizon, rng, day_correlation, levels)
+    cum = np.concatenate([np.zeros((n_sims, 1)), np.cumsum(draws, axis=1)], axis=1)
+    rows = np.arange(n_sims)
+    return np.stack([cum[rows, s + leads] - cum[:, s] for s in st])
 
 
 def policy_from_samples(samples: np.ndarray, service_level: float, mean_daily: float, cycle_days: float) -> dict:
@@ -156,9 +195,40 @@ def sku_policy(
     rng: np.random.Generator,
 ) -> dict:
     """Policy of one SKU from its daily forecast grid (levels :data:`GRID`) and its lead-time samples."""
-    samples = lead_time_demand(daily_q, lead_times, rng, params.n_sims, day_correlation=params.day_correlation)
+    samples = lead_time_demand(
+        daily_q, lead_times, rng, params.n_sims, params.review_days, day_correlation=params.day_correlation
+    )
     mean_daily = float(np.asarray(daily_q, dtype="float64").mean())  # midpoint rule over an even grid
     return policy_from_samples(samples, service_level, mean_daily, params.cycle_days) | {"service_level": service_level}
+
+
+def sku_policy_schedule(
+    daily_q: np.ndarray,
+    lead_times: Sequence[float],
+    service_level: float,
+    params: PolicyParams,
+    rng: np.random.Generator,
+    days: int,
+) -> dict[str, np.ndarray]:
+    """Reorder point and order-up-to for each of the next ``days`` days from one forecast (one SKU).
+
+    Day t's decision is taken after day t's sales, so it covers the lead time from day t + 1 on (day 0 of the
+    grid is the first forecast day); S adds the mean demand of the ``cycle_days`` after that lead time starts.
+    """
+    starts = np.arange(1, days + 1)
+    samples = lead_time_demand_schedule(
+        daily_q, lead_times, rng, starts, params.n_sims, params.review_days, params.day_correlation
+    )
+    rop = np.ceil(np.quantile(samples, service_level, axis=1))
+    cycle = int(np.ceil(params.cycle_days))
+    means = _extend(np.asarray(daily_q, dtype="float64"), days + cycle + 1).mean(axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(means)])
+    cycle_demand = (cum[starts + cycle] - cum[starts]) * params.cycle_days / cycle
+    return {
+        "reorder_point": rop,
+        "order_up_to": rop + cycle_demand,
+        "safety_stock": np.maximum(rop - samples.mean(1), 0),
+    }
 
 
 @dataclass(frozen=True)

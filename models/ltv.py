@@ -19,7 +19,14 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from models import metrics
 from models._lgbm import as_1d, booster_params, feature_matrix, require_frame, select_features
-from models.btyd import BTYD_FEATURES, BgNbdGammaGamma, btyd_features, fit_btyd_or_none, upgrade_state
+from models.btyd import (
+    BTYD_FEATURES,
+    BgNbdGammaGamma,
+    btyd_features,
+    fit_btyd_or_none,
+    upgrade_state,
+    with_btyd_block,
+)
 
 PRIMARY_METRIC = ("normalized_gini", "higher")
 SPEND_WINDOWS = (30, 90, 180, 365)
@@ -91,6 +98,12 @@ class LtvRegressor(RegressorMixin, BaseEstimator):
         """Expected future spend per row, >= 0."""
         pred = self.booster_.predict(self._matrix(X))
         return np.clip(pred, 0.0, None)
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` on a float64 array whose columns are ``feature_names_`` in order (the serving path)."""
+        if self.btyd_ is not None:
+            x = with_btyd_block(self.btyd_, x, tuple(self.feature_names_), self.btyd_horizon_days)
+        return np.clip(self.booster_.predict(x), 0.0, None)
 
 
 class CarriedForwardLtv(RegressorMixin, BaseEstimator):

@@ -92,6 +92,13 @@ def top_reasons(contributions: pd.DataFrame, X: pd.DataFrame, top_k: int = 3) ->
     names = [n for n in contributions.columns if n != BIAS]
     phi = contributions[names].to_numpy(dtype="float64")
     values = X.reindex(columns=names).to_numpy(dtype="float64")
+    return top_reasons_array(phi, values, names, top_k)
+
+
+def top_reasons_array(phi: np.ndarray, values: np.ndarray, names: list[str], top_k: int = 3) -> list[list[Reason]]:
+    """:func:`top_reasons` on arrays: ``phi`` and ``values`` of shape (n, len(names)), no ``bias`` column."""
+    if top_k < 1:
+        raise ValueError("top_k must be >= 1")
     order = np.argsort(-np.abs(phi), axis=1, kind="stable")[:, :top_k]
     labels = [feature_label(n) for n in names]
     out: list[list[Reason]] = []

@@ -32,6 +32,7 @@ DEFAULT_GRID: dict[str, list[dict[str, Any]]] = {
     "repeat": [{"half_life_days": 30.0}, {"half_life_days": 120.0}, {"half_life_days": 10_000.0}],
     "knn_purchase": [{"shrink": 10.0, "neighbours": 50}, {"shrink": 50.0, "neighbours": 200}],
     "knn_view": [{"shrink": 10.0, "neighbours": 50}, {"shrink": 50.0, "neighbours": 200}],
+    "knn_recent": [{"half_life_days": 14.0, "shrink": 10.0}, {"half_life_days": 60.0, "shrink": 10.0}],
     "ease": [{"l2": 50.0}, {"l2": 300.0}, {"l2": 1500.0}],
     "als": [
         {"factors": 64, "regularization": 0.05, "alpha": 5.0},
@@ -93,26 +94,31 @@ def tune_generators(
 class LambdaRanker:
     """LightGBM LambdaRank over candidate features, early-stopped on held-out groups (users)."""
 
-    learning_rate: float = 0.02
-    num_leaves: int = 31
-    min_child_samples: int = 200
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 100
     max_rounds: int = 600
     max_users: int = 5000
     random_state: int = 0
     n_jobs: int = 1
+    objective: str = "lambdarank"
+    patience: int = 100  # nDCG on a few thousand held-out users is noisy: a short patience stopped at round 9
+    feature_fraction: float = 0.7
+    lambda_l2: float = 10.0
     booster_: lgb.Booster | None = field(default=None, repr=False)
     feature_names_: list[str] = field(default_factory=list)
 
     def _params(self) -> dict[str, Any]:
         return {
-            "objective": "lambdarank",
+            "objective": self.objective,
             "metric": "ndcg",
             "eval_at": [10],
             "lambdarank_truncation_level": 20,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples,
-            "feature_fraction": 0.9,
+            "feature_fraction": self.feature_fraction,
+            "lambda_l2": self.lambda_l2,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
             "seed": self.random_state,
@@ -135,7 +141,7 @@ class LambdaRanker:
             data[0],
             num_boost_round=self.max_rounds,
             valid_sets=[data[1]],
-            callbacks=[lgb.early_stopping(30, verbose=False)],
+            callbacks=[lgb.early_stopping(self.patience, verbose=False)],
         )
         return self
 

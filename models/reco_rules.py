@@ -7,14 +7,28 @@ many it touched, so a thin list can be traced to the rule that thinned it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+
+from features import columns as c
+
+logger = logging.getLogger(__name__)
+
+#: The online feature service holding the SKU view alone (keyed by ``sku_id``): its ``on_hand`` is the last
+#: closing stock the online store was materialized with, i.e. current on-hand at serving time.
+STOCK_SERVICE = "demand_v1"
+KNOWN = "known"  # features.store.layout.KNOWN (not imported here: that module loads Feast)
+Lookup = Callable[[str, Sequence[str]], pd.DataFrame]
 
 REASONS: dict[str, tuple[str, str]] = {
     "repeat": ("你买过 {n} 次: {anchor}", "You bought this {n} times: {anchor}"),
     "knn_purchase": ("常一起购买: {anchor}", "Often bought together with {anchor}"),
     "knn_view": ("因为你浏览了 {anchor}", "Because you viewed {anchor}"),
+    "knn_recent": ("因为你最近买了 {anchor}", "Because you recently bought {anchor}"),
     "ease": ("买过 {anchor} 的顾客也买了", "Shoppers who bought {anchor} also bought this"),
     "als": ("与你口味相近的顾客也喜欢", "Shoppers with similar taste like this"),
     "popularity": ("{category} 本周热销", "Top seller in {category} this week"),
@@ -120,6 +134,42 @@ def apply_rules(
         out = [*out[:position], slot, *out[position:]][:k]
         applied["slot"] = slot.sku
     return out, applied
+
+
+@dataclass
+class LiveStock:
+    """Current on-hand for one request: the caller's overrides over the online store, each SKU read at most once.
+
+    ``lookup`` is the serving runtime's online feature lookup (``Runtime.lookup``); without one, or when the
+    store cannot answer, only the overrides are live and the model's cutoff snapshot decides the rest.
+    """
+
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    lookup: Lookup | None = None
+    online_: dict[str, float] = field(default_factory=dict)
+    asked_: set[str] = field(default_factory=set)
+
+    def fetch(self, skus: Iterable[str]) -> None:
+        """Read the SKUs not read yet in one online call (batch callers prefetch every candidate at once)."""
+        need = [s for s in dict.fromkeys(skus) if s not in self.asked_ and s not in self.overrides]
+        if self.lookup is None or not need:
+            return
+        self.asked_.update(need)
+        try:
+            frame = self.lookup(STOCK_SERVICE, need)
+            units = frame[c.ON_HAND].to_numpy("float64", na_value=np.nan)
+            known = frame[KNOWN].to_numpy(bool)
+        except Exception as err:  # the snapshot is still a sound answer without the online store
+            logger.warning("online stock lookup failed, using the cutoff snapshot: %s", err)
+            return
+        self.online_.update({s: float(u) for s, u, k in zip(need, units, known, strict=True) if k and u == u})
+
+    def current(self, skus: Sequence[str]) -> dict[str, float]:
+        """On-hand of the ``skus`` that have a live value (override first, then online)."""
+        self.fetch(skus)
+        out = {s: self.online_[s] for s in skus if s in self.online_}
+        out.update({s: float(self.overrides[s]) for s in skus if s in self.overrides})
+        return out
 
 
 def stock_flags(skus: list[str], snapshot: dict[str, float], live: dict[str, float] | None) -> dict[str, bool]:

@@ -23,7 +23,17 @@ from models.reco_content import ContentIndex, PopularLists
 from models.reco_features import ITEM, ROW, Retrieval, candidates, features, fit_retrieval
 from models.reco_inputs import Matrices, RecoInputs, build_matrices
 from models.reco_ranker import DEFAULT_GRID, LambdaRanker, fit_ranker, rank_lists, tune_generators
-from models.reco_rules import Candidate, Filters, RuleConfig, apply_rules, reason, stock_flags
+from models.reco_rules import (
+    STOCK_SERVICE,
+    Candidate,
+    Filters,
+    LiveStock,
+    Lookup,
+    RuleConfig,
+    apply_rules,
+    reason,
+    stock_flags,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,8 @@ SLOT_POOL = 200
 CF_WEIGHT = 0.4  # co-purchase / co-view weight in similar items: similar lists show substitutes first
 SERVE_POOL = 50  # ranked candidates per user that the rules may draw from
 MODES = ("user", "similar", "popular")
+Stock = Mapping[str, float] | LiveStock | None  # current on-hand: overrides, or overrides over the online store
+ANCHORED = ("knn_purchase", "knn_recent", "knn_view", "ease")  # sources whose reason names a history item
 
 
 @dataclass
@@ -72,6 +84,8 @@ class Recommender:
         return self.retrieval.m
 
     feature_service = FEATURE_SERVICE
+    #: Online services ``decide`` reads through the runtime's ``lookup``: current on-hand for the in-stock rule.
+    lookup_services = (STOCK_SERVICE,)
 
     @property
     def feature_names(self) -> list[str]:
@@ -107,7 +121,7 @@ class Recommender:
                 values["anchor"] = self.names_[cand.item]
             elif anchor is not None:
                 values["anchor"] = self.names_[anchor]
-            elif cand.source in ("knn_purchase", "knn_view", "ease"):
+            elif cand.source in ANCHORED:
                 found = anchors.get(cand.item)
                 cand.source = cand.source if found is not None else "als"
                 values["anchor"] = self.names_[found] if found is not None else ""
@@ -120,7 +134,7 @@ class Recommender:
     def _anchors(self, top: list[Candidate], user: int) -> dict[int, int]:
         """Item -> the history item contributing most to its score, for "because you bought / viewed X"."""
         out: dict[int, int] = {}
-        for source in ("knn_purchase", "knn_view", "ease"):
+        for source in ANCHORED:
             gen = self.retrieval.generators.get(source)
             pairs = [(x.item, _column(gen, x.item)) for x in top if x.source == source]
             pairs = [(item, col) for item, col in pairs if col is not None]
@@ -159,11 +173,10 @@ class Recommender:
         cand.badges.append("slot")
         return cand
 
-    def _finish(self, ranked: list[Candidate], k: int, filters: Filters, stock: Mapping[str, float] | None,
+    def _finish(self, ranked: list[Candidate], k: int, filters: Filters, stock: Stock,
                 user: int | None, slot: Candidate | None, anchor: int | None = None) -> tuple[list, dict]:  # fmt: skip
-        live = dict(stock) if stock is not None else None
         skus = [x.sku for x in ranked] + ([slot.sku] if slot else [])
-        flags = stock_flags(skus, self.snapshot_, live)
+        flags = stock_flags(skus, self.snapshot_, _live(stock).current(skus))
         blocked = self._blocked(user) if user is not None else set()
         # Diversity is for feeds; a similar-items list is meant to stay in the anchor's category.
         rules = self.rules if anchor is None else replace(self.rules, max_per_category=self.rules.diversity_depth)
@@ -171,10 +184,14 @@ class Recommender:
         return self._records(top, user, anchor), applied
 
     def recommend_users(self, user_ids: list[str], k: int = 10, filters: Filters | None = None,
-                        stock: Mapping[str, float] | None = None, context: Mapping[str, str] | None = None,
+                        stock: Stock = None, context: Mapping[str, str] | None = None,
                         promo_slot: bool = False) -> list[dict[str, Any]]:  # fmt: skip
-        """Personal lists for many users in one ranking pass; unknown users get the context's popular list."""
-        filters, context = filters or Filters(), context or {}
+        """Personal lists for many users in one ranking pass; unknown users get the context's popular list.
+
+        ``stock``: current on-hand overrides, or a :class:`LiveStock` that reads the online store (one call for
+        every user's candidate pool).
+        """
+        filters, context, stock = filters or Filters(), context or {}, _live(stock)
         pos = self.m.user_index(user_ids)
         known = np.flatnonzero(pos >= 0)
         names = self.retrieval.names
@@ -185,6 +202,8 @@ class Recommender:
         items_all, scores_all = frame[ITEM].to_numpy(), frame["_score"].to_numpy("float64")
         sources_all = np.asarray(names)[np.argmin(frame[[f"{n}_rank" for n in names]].to_numpy(), axis=1)]
         pool = max(SERVE_POOL, 5 * k)
+        heads = frame.groupby(ROW, sort=False).head(pool)[ITEM].to_numpy("int64") if len(frame) else np.zeros(0, int)
+        stock.fetch(self.skus_[np.unique(heads)].tolist())
         out = []
         for i, uid in enumerate(user_ids):
             if pos[i] < 0:
@@ -201,7 +220,7 @@ class Recommender:
                         "rules": applied})  # fmt: skip
         return out
 
-    def popular_list(self, k: int = 10, filters: Filters | None = None, stock: Mapping[str, float] | None = None,
+    def popular_list(self, k: int = 10, filters: Filters | None = None, stock: Stock = None,
                      category: str | None = None, channel: str | None = None,
                      city: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Recent best sellers for a context (channel, then city, then overall), optionally in one category."""
@@ -219,7 +238,7 @@ class Recommender:
         return {"context": segment, "items": recs, "rules": applied}
 
     def similar(self, sku_id: str, k: int = 10, filters: Filters | None = None,
-                stock: Mapping[str, float] | None = None) -> dict[str, Any]:  # fmt: skip
+                stock: Stock = None) -> dict[str, Any]:  # fmt: skip
         """Items like ``sku_id``: co-purchase and co-view neighbours plus content similarity (works for new SKUs)."""
         item = int(self.m.item_ids.get_indexer([str(sku_id)])[0])
         if item < 0:
@@ -242,31 +261,40 @@ class Recommender:
         recs, applied = self._finish(ranked, k, filters or Filters(), stock, None, None, anchor=item)
         return {c.SKU_ID: str(sku_id), "known": True, "items": recs, "rules": applied}
 
-    def decide(self, frame: pd.DataFrame, mode: str = "user", k: int = 10, **params: Any) -> list[dict[str, Any]]:
+    def decide(self, frame: pd.DataFrame, mode: str = "user", k: int = 10, lookup: Lookup | None = None,
+               **params: Any) -> list[dict[str, Any]]:  # fmt: skip
         """One answer per id: ``user_ids`` (mode user), ``sku_ids`` (similar), or one popular list.
 
         Ids come from the params or from a ``user_id`` / ``sku_id`` column of ``frame``. Params: ``filters`` (dict
-        of :class:`Filters` fields), ``stock`` (``[{sku_id, on_hand}]``, the online store's current view, over the
-        cutoff snapshot), ``promo_slot``, and the context ``category``, ``channel``, ``city``. Unknown users get
-        status ``cold_start`` with a context-aware popular list; unknown SKUs status ``unknown_sku``.
+        of :class:`Filters` fields), ``stock`` (``[{sku_id, on_hand}]`` overrides), ``promo_slot``, and the context
+        ``category``, ``channel``, ``city``. The in-stock rule reads, per SKU, the override, else the online
+        store's current on-hand through ``lookup`` (the serving runtime passes its online lookup), else the cutoff
+        snapshot. Unknown users get status ``cold_start`` with a context-aware popular list; unknown SKUs status
+        ``unknown_sku``.
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         filters = _filters(params.get("filters"))
-        stock = {
+        overrides = {
             str(s[c.SKU_ID]): float(s["on_hand"]) for s in params.get("stock") or [] if s.get("on_hand") is not None
         }
+        stock = LiveStock(overrides, lookup)
         context = {key: params[key] for key in (c.CATEGORY, c.CHANNEL, c.CITY) if params.get(key) is not None}
         if mode == "popular":
-            return [{"status": "ok", **self.popular_list(k, filters, stock or None, **context)}]
+            return [{"status": "ok", **self.popular_list(k, filters, stock, **context)}]
         column = c.USER_ID if mode == "user" else c.SKU_ID
         ids = [str(i) for i in params.get(f"{column}s") or []]
         ids += [str(i) for i in frame[column]] if column in frame.columns else []
         if mode == "similar":
-            answers = [self.similar(i, k, filters, stock or None) for i in ids]
+            answers = [self.similar(i, k, filters, stock) for i in ids]
             return [{"status": "ok" if a.pop("known") else "unknown_sku", **a} for a in answers]
-        answers = self.recommend_users(ids, k, filters, stock or None, context, bool(params.get("promo_slot")))
+        answers = self.recommend_users(ids, k, filters, stock, context, bool(params.get("promo_slot")))
         return [{"status": "cold_start" if a["cold_start"] else "ok", **a} for a in answers]
+
+
+def _live(stock: Stock) -> LiveStock:
+    """Overrides (or nothing) as a :class:`LiveStock` without an online store; a LiveStock as it is."""
+    return stock if isinstance(stock, LiveStock) else LiveStock(dict(stock or {}))
 
 
 def _filters(value: Filters | Mapping[str, Any] | None) -> Filters:

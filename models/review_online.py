@@ -40,6 +40,9 @@ def _seconds(ts: pd.Series | np.ndarray) -> np.ndarray:
     return out
 
 
+SMALL_ADD = 64  # up to this many new entries are inserted in place rather than re-sorted with the rest
+
+
 class _Timeline:
     """Times (and one value) per hashed key, sorted by (key, time): counts and sums over ``[t - w, t)``."""
 
@@ -50,11 +53,29 @@ class _Timeline:
 
     def add(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray | None = None) -> None:
         values = np.zeros(len(keys)) if values is None else np.asarray(values, np.float64)
+        if 0 < len(keys) <= SMALL_ADD < len(self.keys):
+            self._insert(np.asarray(keys, np.uint64), np.asarray(times, np.float64), values)
+            return
         keys = np.r_[self.keys, np.asarray(keys, np.uint64)]
         times = np.r_[self.times, np.asarray(times, np.float64)]
         values = np.r_[self.values, values]
         order = np.lexsort((times, keys))
         self.keys, self.times, self.values = keys[order], times[order], values[order]
+
+    def _insert(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
+        """A few entries (a review just scored) go in place: no re-sort of the whole timeline per request.
+
+        Same order as the full sort: by (key, time), a new entry after existing ones with the same key and time.
+        """
+        order = np.lexsort((times, keys))
+        keys, times, values = keys[order], times[order], values[order]
+        at = np.empty(len(keys), np.int64)
+        for i, (k, t) in enumerate(zip(keys, times, strict=True)):
+            lo, hi = self._span(k)
+            at[i] = lo + int(np.searchsorted(self.times[lo:hi], t, "right"))
+        self.keys = np.insert(self.keys, at, keys)
+        self.times = np.insert(self.times, at, times)
+        self.values = np.insert(self.values, at, values)
 
     def _span(self, key: np.uint64) -> tuple[int, int]:
         return int(np.searchsorted(self.keys, key, "left")), int(np.searchsorted(self.keys, key, "right"))
@@ -127,7 +148,7 @@ class ReviewContext:
 
     def add(self, reviews: pd.DataFrame, keep_text_since: float = -np.inf) -> None:
         """Record reviews (stored or just scored) so later ones see them; ids already known are skipped."""
-        fresh = reviews[~reviews[c.REVIEW_ID].astype(str).isin(self.seen)]
+        fresh = reviews[[rid not in self.seen for rid in reviews[c.REVIEW_ID].astype(str)]]  # set lookups, no O(N)
         if fresh.empty:
             return
         t = _seconds(fresh[c.REVIEW_TS])

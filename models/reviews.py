@@ -28,7 +28,7 @@ from models._lgbm import booster_params, feature_matrix, require_frame, select_f
 from models.churn import CentredIsotonic
 from models.review_campaigns import CAMPAIGN_ID, CAMPAIGN_SIZE, CampaignConfig, group_campaigns
 from models.review_evidence import DEFAULT_RULES, TEXT_PROBABILITY, ActionRule, actions, evidence
-from models.review_text_model import ReviewTextModel, out_of_fold_log_odds
+from models.review_text_model import ReviewTextModel
 from models.review_thresholds import LabelThresholds, choose_thresholds
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,7 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
             (:data:`features.reviews.REVIEW_FEATURES`) that the frame has and that vary.
         target_precision: validation precision "fake" must reach (default 0.95).
         suspicious_precision: validation precision the "suspicious" (hold) band must reach (default 0.5).
-        n_folds: folds of the out-of-fold text score.
-        text_C: the text model's inverse regularisation (fixed default, not tuned per corpus).
+        n_folds: inner folds of the text model (its per-view C, its stacker and the out-of-fold text score).
         n_estimators, learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_lambda:
             LightGBM's.
         calib_fraction: share of the latest training rows used for calibration and thresholds.
@@ -85,7 +84,6 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         target_precision: float = 0.95,
         suspicious_precision: float = 0.5,
         n_folds: int = 5,
-        text_C: float = 4.0,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
@@ -105,7 +103,6 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         self.target_precision = target_precision
         self.suspicious_precision = suspicious_precision
         self.n_folds = n_folds
-        self.text_C = text_C
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -166,13 +163,11 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
             raise ValueError("the calibration rows hold a single class; more verdicts are needed")
         x_fit = X.iloc[fit].reset_index(drop=True)
         if self.uses_text_:
-            self.text_model_ = ReviewTextModel(C=self.text_C).fit(x_fit[c.REVIEW_TEXT], y_arr[fit])
+            self.text_model_ = ReviewTextModel(n_folds=self.n_folds, random_state=self.random_state)
+            self.text_model_.fit(x_fit[c.REVIEW_TEXT], y_arr[fit])
         if not self.text_only_:
-            oof = (
-                out_of_fold_log_odds(x_fit[c.REVIEW_TEXT], y_arr[fit], self.n_folds, self.random_state, self.text_C)
-                if self.uses_text_
-                else None
-            )
+            # the booster learns on text scores from views that never saw the row (in-sample ones are overconfident)
+            oof = self.text_model_.oof_log_odds_ if self.uses_text_ else None
             self.booster_ = self._train_booster(self._matrix(x_fit, oof), y_arr[fit])
         raw_cal = self.decision_function(X.iloc[cal])
         self._fit_calibrator(raw_cal, y_arr[cal])

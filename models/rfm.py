@@ -94,9 +94,21 @@ class RfmScorer:
         """Scores for any users; never-ordered users (no recency) get r=1."""
         out = pd.DataFrame(index=frame.index)
         for name, v in self._values(frame).items():
-            score = 1 + np.searchsorted(self.edges_[name], v, side="left")
-            out[name] = np.where(np.isnan(v), 1, score).astype(int)
+            out[name] = self._score(name, v)
         return out
+
+    def _score(self, name: str, v: np.ndarray) -> np.ndarray:
+        score = 1 + np.searchsorted(self.edges_[name], v, side="left")
+        return np.where(np.isnan(v), 1, score).astype(int)
+
+    def transform_array(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`transform` of a float64 array whose columns are :data:`FEATURES` in order: name -> scores."""
+        values = {
+            "r_score": -x[:, FEATURES.index(RECENCY)],
+            "f_score": np.nan_to_num(x[:, FEATURES.index(ORDERS)], nan=0.0),
+            "m_score": np.nan_to_num(x[:, FEATURES.index(SPEND)], nan=0.0),
+        }
+        return {name: self._score(name, v) for name, v in values.items()}
 
 
 def _require_columns(frame: Any, names: tuple[str, ...]) -> None:
@@ -141,8 +153,15 @@ class RfmRuleTiering(BaseEstimator):
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Tier name per user (strings from :data:`TIERS`)."""
         s = self.rfm(frame)
-        r, f, m = (s[k].to_numpy() >= self.high_score for k in ("r_score", "f_score", "m_score"))
-        tenure = frame[TENURE].to_numpy(dtype="float64")
+        scores = {k: s[k].to_numpy() for k in ("r_score", "f_score", "m_score")}
+        return self._tiers(scores, frame[TENURE].to_numpy(dtype="float64"))
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` of a float64 array whose columns are :data:`FEATURES` in order."""
+        return self._tiers(self.rfm_.transform_array(x), x[:, FEATURES.index(TENURE)])
+
+    def _tiers(self, scores: dict[str, np.ndarray], tenure: np.ndarray) -> np.ndarray:
+        r, f, m = (scores[k] >= self.high_score for k in ("r_score", "f_score", "m_score"))
         recent = np.select([f & m, f | m], ["high_value", "potential_high_value"], "active")
         silent = np.where(f | m, "at_risk", "lost")
         tiers = np.where(r, recent, silent)

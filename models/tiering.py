@@ -66,11 +66,19 @@ def _threads() -> ThreadpoolController:
 def _log_features(frame: pd.DataFrame) -> np.ndarray:
     """log1p of the clustering features, with never-ordered users silent since signup (recency = tenure)."""
     _require_columns(frame, FEATURES)
-    x = frame.loc[:, list(FEATURES)].astype("float64")
-    x[RECENCY] = x[RECENCY].fillna(x[TENURE])
-    x[TENURE] = x[TENURE].fillna(x[RECENCY])
-    x = x.fillna({RECENCY: 0.0, TENURE: 0.0, ORDERS: 0.0, SPEND: 0.0, LTV: 0.0})
-    return np.log1p(x.clip(lower=0.0).to_numpy())
+    return _log_array(frame.loc[:, list(FEATURES)].astype("float64").to_numpy())
+
+
+_RECENCY, _TENURE = FEATURES.index(RECENCY), FEATURES.index(TENURE)
+
+
+def _log_array(x: np.ndarray) -> np.ndarray:
+    """:func:`_log_features` of a float64 array whose columns are :data:`FEATURES` in order."""
+    x = np.array(x, dtype=np.float64)  # a copy: the caller's block stays as it was
+    recency, tenure = x[:, _RECENCY].copy(), x[:, _TENURE]
+    x[:, _RECENCY] = np.where(np.isnan(recency), tenure, recency)
+    x[:, _TENURE] = np.where(np.isnan(tenure), recency, tenure)
+    return np.log1p(np.clip(np.where(np.isnan(x), 0.0, x), 0.0, None))
 
 
 class TieringModel(BaseEstimator):
@@ -292,6 +300,23 @@ class TieringModel(BaseEstimator):
 
     def _kmeans_tiers(self, frame: pd.DataFrame) -> np.ndarray:
         return self.tier_names_[self.cluster_ids(frame)].astype(str)
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` on a float64 array whose columns are :data:`FEATURES` in order (the serving path).
+
+        The nearest centroid is computed as K-means' own ``predict`` does (squared norms minus twice the dot
+        product), without its per-call input validation and thread-pool set-up, which cost milliseconds per call.
+        """
+        if self.fallback_:
+            return self.rules_.predict_array(x)
+        z = (_log_array(x) - self.mean_) / self.scale_
+        centers = self.kmeans_.cluster_centers_
+        distances = (centers * centers).sum(axis=1) - 2.0 * (z @ centers.T)
+        return self.tier_names_[distances.argmin(axis=1)].astype(str)
+
+    def rfm_array(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`rfm` on a :data:`FEATURES`-ordered array: score name -> int array."""
+        return self.rfm_.transform_array(x)
 
     def holdout_silhouette(self, frame: pd.DataFrame, random_state: int | None = None) -> float:
         """Silhouette, in [-1, 1], of this model's clusters on other users (e.g. a later cutoff); NaN if < 2 used.

@@ -14,76 +14,52 @@
 # %% [markdown]
 # # Churn retraining (流失预警模型重训)
 #
-# For data scientists: retrain the churn decision (no order in the next 90 days) with your own
-# LightGBM settings, compare it with the recency, RFM-logistic baselines and the current champion on the same time-split
-# holdout, and look at what drives the prediction. The run goes through the same runner and champion gate as
-# `shopsense train churn`, so an experiment here can never silently replace a better production model.
-#
-# **A notebook for another decision** (demand, reviews, recommend ...) is this file with `DECISION` and `PARAMS`
-# changed: every helper below works for any registered decision.
-#
-# Open it with `jupytext --to notebook notebooks/churn_retraining.py` or run it as a script.
+# Retrain the churn decision (no order in the next 90 days) with your own LightGBM settings through the same
+# runner and champion gate as `shopsense train churn`: an experiment here never silently replaces a better
+# production model. The shared steps live in `training/reports/notebook.py`; this notebook holds what is churn's.
 
 # %% tags=["parameters"]
 DECISION = "churn"
 DATASET = "synthetic"  # any dataset ingested under SHOPSENSE_DATA_DIR
-PARAMS = {"num_leaves": 15, "n_estimators": 300, "learning_rate": 0.05}  # estimator overrides
+PARAMS = {"num_leaves": 15, "n_estimators": 300, "learning_rate": 0.05}  # LightGBM overrides
 SEED = 42
 
 # %%
-from features.settings import get_settings
-from training import tracking
-from training.decisions.spec import TrainOptions
-from training.reports import notebook as nb
-from training.runner import run_decision
+from IPython.display import display
 
-settings = get_settings()
-tracking.configure(settings)
-options = TrainOptions(seed=SEED, params=PARAMS)
-print("tracking store:", settings.tracking_uri)
-print("champion before:", tracking.champion_version(tracking.registered_name(DECISION, DATASET, settings)))
-print("upstream trained now:", nb.train_upstream(DECISION, DATASET, settings))
+from training.reports.notebook import Retraining
+
+run = Retraining(DECISION, DATASET, PARAMS, SEED)
+run.start()  # trains LTV and tiering first if they have no champion (churn reads their outputs)
 
 # %% [markdown]
-# ## Look at the data
-# Rows per time part (train, validation, test cutoffs) and the label's mean: the split is by time, never random.
+# ## The data: monthly cutoffs split by time, and how the churn rate moves from one cutoff to the next
 
 # %%
-nb.describe(DECISION, DATASET, settings, options)
+display(run.describe())
+train = run.data.part("train")
+train.groupby("as_of")["churned"].agg(["size", "mean"]).tail(6)
 
 # %% [markdown]
-# ## Train, evaluate against the baselines, register, gate
+# ## Train and compare with the recency rule, RFM logistic regression and BG/NBD on the same holdout
 
 # %%
-result = run_decision(DECISION, DATASET, options, settings)
-nb.comparison(result).round(4)
+run.train().round(4)
 
 # %% [markdown]
-# ## The gate's verdict and the model against its best baseline
+# ## Verdict: the champion gate, and the model against every baseline (the notebook test asserts these)
 
 # %%
-nb.write_summary(nb.summary(result))
+run.verdict(checks={"calibrated": run.result.metrics["ece"] < 0.1})
 
 # %% [markdown]
-# ## What drives the prediction (TreeSHAP on the latest users; direction +1 = larger value, larger prediction)
+# ## What raises the churn risk (TreeSHAP on the latest users; direction +1 = larger value, higher risk)
 
 # %%
-nb.explanations(result, settings)
+run.drivers()
 
 # %% [markdown]
-# ## Who to call: the users with the most value at risk now, with the recall action and the reasons
+# ## The recall list of this version: users with the most value at risk, the action and the reasons
 
 # %%
-from training import decisions
-from training.reports import build
-
-ctx = build.context(decisions.get(DECISION), settings.dataset(DATASET), settings, "zh", {})
-model = tracking.load_model(result.model_name, result.version)
-records = model.decide(ctx.latest.head(2000), explain=True, top_k=2)
-calls = ctx.latest.head(2000)[["user_id"]].assign(
-    p=[r["churn_probability"] for r in records],
-    value_at_risk=[r["value_at_risk"] for r in records],
-    action=[r["recall_action"]["label_zh"] for r in records],
-    reasons=["; ".join(x["label_zh"] for x in r["reasons"]) for r in records],
-)
-calls.sort_values("value_at_risk", ascending=False).head(10)
+run.actions()

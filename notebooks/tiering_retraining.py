@@ -14,63 +14,48 @@
 # %% [markdown]
 # # Tiering retraining (用户分层模型重训)
 #
-# For data scientists: retrain the user tiers (RFM + K-means on log-RFM, tenure and predicted value) with your own
-# K-means settings, compare silhouette and stability with the current champion on the same time-split
-# holdout, and look at what drives the prediction. The run goes through the same runner and champion gate as
-# `shopsense train tiering`, so an experiment here can never silently replace a better production model.
-#
-# **A notebook for another decision** (demand, reviews, recommend ...) is this file with `DECISION` and `PARAMS`
-# changed: every helper below works for any registered decision.
-#
-# Open it with `jupytext --to notebook notebooks/tiering_retraining.py` or run it as a script.
+# Retrain the user tiers (RFM + K-means on log-RFM, tenure and predicted value, named after the handbook tiers)
+# through the same runner and champion gate as `shopsense train tiering`. K-means has no SHAP: a tier is
+# explained by its centroid. Shared steps: `training/reports/notebook.py`.
 
 # %% tags=["parameters"]
 DECISION = "tiering"
-DATASET = "synthetic"  # any dataset ingested under SHOPSENSE_DATA_DIR
+DATASET = "synthetic"
 PARAMS = {"k_min": 6, "k_max": 8}  # K-means range (the six handbook tiers are the floor)
 SEED = 42
 
 # %%
-from features.settings import get_settings
-from training import tracking
-from training.decisions.spec import TrainOptions
-from training.reports import notebook as nb
-from training.runner import run_decision
+from IPython.display import display
 
-settings = get_settings()
-tracking.configure(settings)
-options = TrainOptions(seed=SEED, params=PARAMS)
-print("tracking store:", settings.tracking_uri)
-print("champion before:", tracking.champion_version(tracking.registered_name(DECISION, DATASET, settings)))
-print("upstream trained now:", nb.train_upstream(DECISION, DATASET, settings))
+from training.reports.notebook import Retraining
+
+run = Retraining(DECISION, DATASET, PARAMS, SEED)
+run.start()  # trains LTV first if it has no champion (predicted value is a tiering input)
 
 # %% [markdown]
-# ## Look at the data
-# Rows per time part (train, validation, test cutoffs) and the label's mean: the split is by time, never random.
+# ## The data: users per cutoff, and how skewed spend is (a few users hold most of it)
 
 # %%
-nb.describe(DECISION, DATASET, settings, options)
+display(run.describe())
+train = run.data.part("train")
+last = train[train["as_of"] == train["as_of"].max()]
+last["spend_365d"].describe(percentiles=[0.5, 0.9, 0.99])
 
 # %% [markdown]
-# ## Train, evaluate against the baselines, register, gate
+# ## Train and compare with the handbook RFM rules (silhouette, stability between cutoffs)
 
 # %%
-result = run_decision(DECISION, DATASET, options, settings)
-nb.comparison(result).round(4)
+run.train().round(4)
 
 # %% [markdown]
-# ## The gate's verdict and the model against its best baseline
+# ## Verdict: the model falls back to the RFM rules when K-means is less stable, so it must be at least as good
 
 # %%
-# The model falls back to the handbook RFM rules (its baseline) when K-means is less stable, so it must be at least
-# as good as the rules; and the tiers must separate users (silhouette > 0).
-nb.write_summary(nb.summary(result, {"silhouette_above_zero": result.metrics["silhouette"] > 0}, allow_tie=True))
+run.verdict(allow_tie=True, checks={"silhouette_above_zero": run.result.metrics["silhouette"] > 0})
 
 # %% [markdown]
-# ## What the tiers are: the cluster centroids (median user of each tier, original units)
-#
-# K-means has no SHAP; a tier is explained by where its centroid lies (recency, orders, spend, tenure, value).
+# ## What the tiers are (centroids in original units) and how users moved between tiers
 
 # %%
-model = tracking.load_model(result.model_name, result.version)
-model.tiering.centroids_
+display(run.model.tiering.centroids_)
+run.actions()

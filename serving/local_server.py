@@ -3,13 +3,15 @@ tests and the benchmark.
 
 Stopping is graceful and complete: ``bentoml serve`` runs in its own process group; :func:`stop` first creates the
 drain file (every worker's ``/readyz`` turns 503, so a balancer stops sending), waits ``unready_s``, then sends
-SIGTERM to the whole group (BentoML's arbiter and uvicorn finish the requests in flight, accepting no new ones)
-and SIGKILLs whatever is left after the grace period, so no ``bentoml serve`` is ever orphaned.
+SIGTERM to the whole group (each worker refuses new connections on the shared socket, see ``serving/graceful.py``,
+and uvicorn finishes the requests in flight) and SIGKILLs whatever is left after the grace period, so no
+``bentoml serve`` is ever orphaned.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -23,12 +25,14 @@ from pathlib import Path
 import httpx
 
 from features.settings import PROJECT_ROOT, Settings
+from serving.config import ConfigError
 from serving.middleware import DRAIN_FILE_ENV
 
 logger = logging.getLogger(__name__)
 
 SERVICE = "serving.service:ShopSense"
 SERVED_DECISIONS_ENV = "SHOPSENSE_SERVED_DECISIONS"  # which decisions a Bento declares (set by `serve --build`)
+CONFIG_OVERRIDES_ENV = "BENTOML_CONFIG_OVERRIDES"  # BentoML 1.4: JSON deep-merged into its configuration
 
 
 def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str]:
@@ -39,9 +43,13 @@ def bentoml_env(settings: Settings, workers: int | None = None) -> dict[str, str
     env.setdefault("OMP_NUM_THREADS", "1")
     env["SHOPSENSE_DATA_DIR"] = str(settings.data_dir.resolve())
     env.setdefault(DRAIN_FILE_ENV, str(drain_file(settings)))
-    if workers:
-        options = env.get("BENTOML_CONFIG_OPTIONS", "")
-        env["BENTOML_CONFIG_OPTIONS"] = f"{options} services.shopsense.workers={workers}".strip()
+    if workers:  # BentoML 1.4's JSON overrides (BENTOML_CONFIG_OPTIONS is deprecated), merged with the caller's
+        try:
+            overrides = json.loads(env.get(CONFIG_OVERRIDES_ENV) or "{}")
+        except ValueError:
+            raise ConfigError(f"{CONFIG_OVERRIDES_ENV} is not valid JSON") from None
+        overrides.setdefault("services", {}).setdefault("shopsense", {})["workers"] = workers
+        env[CONFIG_OVERRIDES_ENV] = json.dumps(overrides)
     return env
 
 

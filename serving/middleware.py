@@ -170,6 +170,8 @@ class ShopSenseMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 extra = [(b"x-request-id", info.request_id.encode())]
+                if draining():  # stopping: the client reconnects (to another replica) instead of reusing this one
+                    extra.append((b"connection", b"close"))
                 message["headers"] = [*_relative_location(list(message.get("headers", []))), *extra]
             await send(message)
 

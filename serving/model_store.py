@@ -8,6 +8,8 @@ run, so a built Bento serves without the tracking server and still reports the r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 LABEL_NAME, LABEL_VERSION, LABEL_ALIAS, LABEL_RUN = "mlflow_name", "mlflow_version", "alias", "mlflow_run_id"
+INTEGRITY_DIR = "shopsense-integrity"  # under BENTOML_HOME: one JSON of file digests per stored model version
 
 
 @dataclass(frozen=True)
@@ -136,11 +139,54 @@ def _latest_stored(name: str) -> Any | None:
         return None
 
 
+def _manifest_path(stored: Any, settings: Settings) -> Path:
+    """Where the SHA-256 of every file of a stored model is kept: outside the model's directory, so a damaged
+    store cannot also damage the record it is checked against."""
+    return settings.bentoml_home / INTEGRITY_DIR / stored.tag.name / f"{stored.tag.version}.json"
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """SHA-256 of every regular file under ``root``, by path relative to it (``__pycache__`` left out: loading a
+    model's code writes bytecode there)."""
+    digests = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.relative_to(root).as_posix()] = digest.hexdigest()
+    return digests
+
+
+def record_integrity(stored: Any, settings: Settings) -> Path:
+    """Write the digests of a just-imported model (what :func:`integrity_problems` checks later)."""
+    target = _manifest_path(stored, settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(file_digests(Path(stored.path)), indent=1, sort_keys=True))
+    return target
+
+
+def integrity_problems(stored: Any, settings: Settings) -> list[str]:
+    """What differs between a stored model's files and the digests recorded at import (empty: intact)."""
+    manifest = _manifest_path(stored, settings)
+    try:
+        expected = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return ["no integrity record"]
+    actual = file_digests(Path(stored.path))
+    problems = [f"{name} missing" for name in sorted(set(expected) - set(actual))]
+    problems += [f"{name} changed" for name in sorted(set(expected) & set(actual)) if expected[name] != actual[name]]
+    problems += [f"{name} unexpected" for name in sorted(set(actual) - set(expected))]
+    return problems
+
+
 def sync_champion(decision: str, alias: str = CHAMPION, settings: Settings | None = None) -> dict[str, Any]:
     """Import the model ``alias`` points at into the BentoML store unless the latest stored one is that version.
 
     A rollback (alias moved back to an older version) imports again, so ``:latest`` is always what the alias
-    names. Returns what happened: name, version, alias, BentoML tag, ``imported`` (bool).
+    names. A stored copy whose files no longer match the digests recorded at its import (or that has no record)
+    is deleted and imported again, so ``POST /admin/reload`` or a restart repairs a damaged store. Returns what
+    happened: name, version, alias, BentoML tag, ``imported`` (bool) and ``repaired`` (what was wrong, if anything).
     """
     import bentoml
 
@@ -155,9 +201,14 @@ def sync_champion(decision: str, alias: str = CHAMPION, settings: Settings | Non
         latest.info.labels.get(LABEL_VERSION),
         latest.info.labels.get(LABEL_RUN),
     ) == (name, str(version.version), str(version.run_id))
+    repaired: list[str] = []
     if same and latest.info.labels.get(LABEL_ALIAS) == alias:
-        return {"decision": decision, "name": name, "version": str(version.version), "alias": alias,
-                "tag": str(latest.tag), "imported": False}  # fmt: skip
+        repaired = integrity_problems(latest, settings)
+        if not repaired:
+            return {"decision": decision, "name": name, "version": str(version.version), "alias": alias,
+                    "tag": str(latest.tag), "imported": False, "repaired": []}  # fmt: skip
+        logger.warning("stored %s fails its integrity check (%s): importing it again", latest.tag, "; ".join(repaired))
+        bentoml.models.delete(latest.tag)
     labels = {LABEL_NAME: name, LABEL_VERSION: str(version.version), LABEL_ALIAS: alias, LABEL_RUN: str(version.run_id)}
     stored = bentoml.mlflow.import_model(
         tag,
@@ -165,9 +216,10 @@ def sync_champion(decision: str, alias: str = CHAMPION, settings: Settings | Non
         labels=labels,
         metadata={"tracking_uri": settings.tracking_uri, "source": str(version.source), "decision": decision},
     )
+    record_integrity(stored, settings)
     logger.info("imported %s v%s (@%s) into the BentoML store as %s", name, version.version, alias, stored.tag)
     return {"decision": decision, "name": name, "version": str(version.version), "alias": alias,
-            "tag": str(stored.tag), "imported": True}  # fmt: skip
+            "tag": str(stored.tag), "imported": True, "repaired": repaired}  # fmt: skip
 
 
 def sync_champions(settings: Settings | None = None, decisions: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

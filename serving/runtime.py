@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from features.settings import Settings, get_settings
-from features.store.layout import KNOWN
-from models.decision import join_upstream
+from features.store.layout import KNOWN, key_columns, known_mask
+from models.decision import ArrayDecisionModel, join_upstream
 from serving.model_store import ServedModel
 from training import decisions
 
@@ -80,6 +80,12 @@ class Plan:
     columns: list[str]
     lookups: list[str]
     takes_lookup: bool
+    #: Every model of the chain answers from arrays (``decide_array``): no frame is built per request.
+    arrays: bool = False
+    #: Per decision of the chain, its ``feature_names`` as indices into ``columns`` (resolved once, at load).
+    positions: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Per lookup service, the (column index, output name) pairs it fills (a column is read from one service).
+    fills: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     @property
     def models(self) -> dict[str, ServedModel]:
@@ -91,6 +97,7 @@ class Runtime:
 
     def __init__(self, served: dict[str, ServedModel], reader: Any) -> None:
         self.reader = reader
+        self._raw = _raw_reader(reader)
         self._lock = threading.Lock()
         self.plans, self.unavailable = self._plan(served)
 
@@ -98,7 +105,7 @@ class Runtime:
         plans, unavailable = {}, {}
         for name in served:
             try:
-                plans[name] = self._plan_one(name, served)
+                plans[name] = _resolve_arrays(self._plan_one(name, served), self.reader)
             except (KeyError, ValueError) as err:
                 unavailable[name] = str(err)
                 logger.warning("decision %s not served: %s", name, err)
@@ -123,6 +130,11 @@ class Runtime:
             # Services backed by the same views (churn_v1 and tiering_v1 are both the user view) are read once.
             lookups = list({tuple(v.name for v in lay.views): s for s, lay in layouts.items()}.values())
         takes_lookup = "lookup" in inspect.signature(served[name].model.decide).parameters
+        for service in getattr(served[name].model, "lookup_services", ()) if takes_lookup else ():
+            try:  # what decide() reads through ``lookup`` (e.g. current stock): resolved now, not per request
+                self.reader.layout(service)
+            except Exception as err:  # the model falls back to its own snapshot; say so at load, not per request
+                logger.warning("decision %s: online service %s unavailable for lookups: %s", name, service, err)
         return Plan(served[name], upstream, columns, lookups, takes_lookup)
 
     @classmethod
@@ -158,19 +170,25 @@ class Runtime:
         """Online features of ``ids`` from one service (for decisions that look up more than their entity)."""
         return self.reader.get(feature_service, list(ids))
 
-    def _lookup(self, plan: Plan, ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    def _lookup(self, plan: Plan, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Features of ``ids`` as one float64 block in the plan's column order, and the known mask."""
         known = np.ones(len(ids), dtype=bool)
         matrix = np.full((len(ids), len(plan.columns)), np.nan, dtype=np.float64)
-        filled: set[str] = set()
         for service in plan.lookups:
+            fills = plan.fills[service]
+            if self._raw is not None:  # the store's values straight into the block: no frame per request
+                layout = self.reader.layout(service)
+                values, found = self._raw.read(layout, key_columns(layout, ids), len(ids))
+                known &= np.array(known_mask(layout, found, len(ids)), dtype=bool)
+                if fills:
+                    block = np.array([values[name] for _, name in fills], dtype=np.float64)
+                    matrix[:, [j for j, _ in fills]] = block.T
+                continue
             frame = self.reader.get(service, ids)
             known &= frame[KNOWN].to_numpy(dtype=bool)
-            for j, name in enumerate(plan.columns):
-                if name not in filled and name in frame.columns:
-                    matrix[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-                    filled.add(name)
-        return pd.DataFrame(matrix, columns=plan.columns), known
+            for j, name in fills:
+                matrix[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return matrix, known
 
     def rows_frame(self, decision: str, rows: Sequence[dict[str, float | None]]) -> pd.DataFrame:
         """Caller-given feature rows as the float64 frame the models take; every model feature must be present."""
@@ -187,54 +205,86 @@ class Runtime:
         matrix = np.array([[np.nan if r[n] is None else r[n] for n in columns] for r in rows], dtype=np.float64)
         return pd.DataFrame(matrix.reshape(len(rows), len(columns)), columns=columns)
 
-    def _features(self, plan: Plan, jobs: list[Job]) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+    def _features(self, plan: Plan, jobs: list[Job]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """All jobs' entity rows stacked (lookups in one call), the known mask and each job's start offset."""
         lookup_ids = [i for job in jobs if job.frame is None and job.ids is not None for i in job.ids]
-        looked, looked_known = self._lookup(plan, lookup_ids) if lookup_ids else (None, np.zeros(0, dtype=bool))
-        frames, known, starts, at, pos = [], [], [], 0, 0
+        empty = np.zeros((0, len(plan.columns)), dtype=np.float64)
+        looked, looked_known = self._lookup(plan, lookup_ids) if lookup_ids else (empty, np.zeros(0, dtype=bool))
+        blocks, known, starts, at, pos = [], [], [], 0, 0
         for job in jobs:
             starts.append(at)
             if job.frame is not None:
-                frames.append(job.frame)
+                blocks.append(job.frame.reindex(columns=plan.columns).to_numpy(dtype=np.float64, na_value=np.nan))
                 known.append(np.ones(job.size, dtype=bool))
             elif job.ids is not None:
-                frames.append(looked.iloc[pos : pos + job.size])
+                blocks.append(looked[pos : pos + job.size])
                 known.append(looked_known[pos : pos + job.size])
                 pos += job.size
             at += job.size if (job.frame is not None or job.ids is not None) else 0
-        if not frames:
-            return pd.DataFrame(columns=plan.columns), np.zeros(0, dtype=bool), starts
-        stacked = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        return stacked.reset_index(drop=True), np.concatenate(known), starts
+        if not blocks:
+            return empty, np.zeros(0, dtype=bool), starts
+        stacked = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        return stacked, np.concatenate(known), starts
 
     # -- decisions ------------------------------------------------------------------------------------------------
 
     def run(self, decision: str, jobs: list[Job]) -> list[Outcome]:
         """Answer every job of one decision; equivalent to answering each alone (every record is per entity)."""
         plan = self.plan(decision)
-        frame, known, starts = self._features(plan, jobs)
+        matrix, known, starts = self._features(plan, jobs)
         scored = np.flatnonzero(known)
-        x = frame.iloc[scored].reset_index(drop=True)
-        if len(x) and plan.upstream:
-            x = join_upstream(x, [(m.model, fields) for m, fields in plan.upstream])
-        position = np.full(len(frame), -1)
+        x = matrix if len(scored) == len(matrix) else matrix[scored]
+        call = self._array_call(plan, x) if plan.arrays else self._frame_call(plan, x)
+        position = np.full(len(matrix), -1)
         position[scored] = np.arange(len(scored))
-        decided = self._decide(plan, x, jobs, starts, position)
+        decided = self._decide(plan, call, jobs, starts, position)
         return [
             self._outcome(plan, index, job, start, position, decided)
             for index, (job, start) in enumerate(zip(jobs, starts, strict=True))
         ]
 
+    def _array_call(self, plan: Plan, x: np.ndarray) -> Any:
+        """``call(rows, params)`` on arrays: each model gets its columns by index, upstream fields as lists."""
+        upstream: dict[str, list[Any]] = {}
+        if len(x):
+            for model, fields in plan.upstream:
+                records = model.model.decide_array(x[:, plan.positions[model.decision]], upstream)
+                upstream.update({name: [r.get(name) for r in records] for name in fields})
+        own = x[:, plan.positions[plan.served.decision]]
+
+        def call(rows: list[int] | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+            if rows is None:
+                return plan.served.model.decide_array(own[:0], {k: [] for k in upstream}, **params)
+            if rows != list(range(len(own))):
+                return plan.served.model.decide_array(
+                    own[rows], {k: [v[i] for i in rows] for k, v in upstream.items()}, **params
+                )
+            return plan.served.model.decide_array(own, upstream, **params)
+
+        return call
+
+    def _frame_call(self, plan: Plan, x: np.ndarray) -> Any:
+        """``call(rows, params)`` for models that take frames: one frame per call, upstream joined as columns."""
+        frame = pd.DataFrame(x, columns=plan.columns)
+        if len(frame) and plan.upstream:
+            frame = join_upstream(frame, [(m.model, fields) for m, fields in plan.upstream])
+        extra = {"lookup": self.lookup} if plan.takes_lookup else {}
+
+        def call(rows: list[int] | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+            part = frame.iloc[:0] if rows is None else frame.iloc[rows].reset_index(drop=True)
+            return plan.served.model.decide(part, **params, **extra)
+
+        return call
+
     def _decide(
-        self, plan: Plan, x: pd.DataFrame, jobs: list[Job], starts: list[int], position: np.ndarray
+        self, plan: Plan, call: Any, jobs: list[Job], starts: list[int], position: np.ndarray
     ) -> dict[Any, Any]:
         """Records by scored-row position (entity jobs), or by job index (queries); one call per parameter set."""
-        extra = {"lookup": self.lookup} if plan.takes_lookup else {}
         groups: dict[tuple, list[int]] = {}
         out: dict[Any, Any] = {}
         for index, job in enumerate(jobs):
             if job.frame is None and job.ids is None:
-                out[("query", index)] = plan.served.model.decide(x.iloc[:0], **job.params, **extra)
+                out[("query", index)] = call(None, job.params)
                 continue
             rows = position[starts[index] : starts[index] + job.size]
             groups.setdefault(_params_key(job.params), []).extend(int(r) for r in rows if r >= 0)
@@ -242,7 +292,7 @@ class Runtime:
             if not rows:
                 continue
             unique = list(dict.fromkeys(rows))
-            records = plan.served.model.decide(x.iloc[unique].reset_index(drop=True), **dict(key), **extra)
+            records = call(unique, dict(key))
             out.update({(key, row): record for row, record in zip(unique, records, strict=True)})
         return out
 
@@ -261,6 +311,33 @@ class Runtime:
             else:
                 records.append({"_id": entity_id, "status": OK, **decided[(key, pos)]})
         return Outcome(records, plan.models)
+
+
+def _raw_reader(reader: Any) -> Any | None:
+    """The SQLite online table read directly (the reader's fast path), for lookups without a frame; None otherwise.
+
+    Its own read-only connection; same encoding and decoding as ``reader.get`` (features/store/sqlite_fast.py).
+    """
+    if not getattr(reader, "fast", False):
+        return None
+    from features.store.config import online_db_path
+    from features.store.sqlite_fast import SqliteFastPath
+
+    return SqliteFastPath(online_db_path(reader.paths), reader.store)
+
+
+def _resolve_arrays(plan: Plan, reader: Any) -> Plan:
+    """Column indices per model and per lookup service, and whether the whole chain answers from arrays."""
+    index = {name: j for j, name in enumerate(plan.columns)}
+    chain = [plan.served, *(m for m, _ in plan.upstream)]
+    plan.positions = {m.decision: np.array([index[n] for n in m.model.feature_names], dtype=np.intp) for m in chain}
+    plan.arrays = all(isinstance(m.model, ArrayDecisionModel) for m in chain) and not plan.takes_lookup
+    filled: set[str] = set()
+    for service in plan.lookups:
+        layout = set(reader.layout(service).columns)
+        plan.fills[service] = [(j, n) for j, n in enumerate(plan.columns) if n in layout and n not in filled]
+        filled.update(n for _, n in plan.fills[service])
+    return plan
 
 
 @functools.cache

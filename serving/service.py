@@ -17,7 +17,7 @@ import attrs
 import bentoml
 from starlette.responses import JSONResponse
 
-from serving import config, metrics_labels
+from serving import config, graceful, metrics_labels
 from serving import state as st
 from serving.local_server import SERVED_DECISIONS_ENV
 from serving.middleware import ShopSenseMiddleware, request_info
@@ -95,6 +95,7 @@ class _ShopSenseBase:
         except config.ConfigError as exc:
             logger.error("refusing to start: %s", exc)
             raise
+        graceful.install()  # SIGTERM while draining: refuse new connections, then finish those accepted
         specs = served_specs()
         resolvers = {s.name: (lambda n=s.name: getattr(self, _model_attribute(n))) for s in specs}
         self.state = st.ServiceState.start(lambda: resolvers)

@@ -61,12 +61,12 @@ HAND_MADE_OPENED = pd.Timestamp("2024-01-01")
 HAND_MADE_NOW = pd.Timestamp("2025-06-01")
 
 
-def hand_made_lake(tables: dict[str, pd.DataFrame], root: Path, con=None):
+def hand_made_lake(tables: dict[str, pd.DataFrame], root: Path, con=None, opened: pd.Timestamp = HAND_MADE_OPENED):
     """Ingest hand-made contract tables (which must all be valid) and return Ibis tables over that lake."""
     from features.engine import LakeTables, connect
     from features.sources.base import SourceBatch
 
     paths = DatasetPaths("t", root)
-    report = ingest(SourceBatch("t", tables, HAND_MADE_OPENED), paths, now=HAND_MADE_NOW, progress=False)
+    report = ingest(SourceBatch("t", tables, opened), paths, now=HAND_MADE_NOW, progress=False)
     assert all(r.quarantined == 0 for r in report.tables.values()), report.tables
     return LakeTables(con if con is not None else connect(engine="duckdb"), paths)

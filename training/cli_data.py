@@ -26,6 +26,7 @@ class Source(StrEnum):
     online_retail = "online_retail"
     complete_journey = "complete_journey"
     ott = "ott"
+    carparts = "carparts"
     files = "files"
 
 
@@ -53,6 +54,10 @@ def load_source(source: Source, path: Path | None) -> SourceBatch:
         from features.sources import ott
 
         return ott.load(path)
+    if source is Source.carparts:
+        from features.sources import carparts
+
+        return carparts.load(path)
     if path is None:
         raise typer.BadParameter("--source files needs --path DIR (a folder of <table>.csv / <table>.parquet)")
     from features.sources import files

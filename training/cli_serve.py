@@ -7,6 +7,7 @@ otherwise), so restarting the service is how a newly promoted champion reaches i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -63,6 +64,18 @@ def checked_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _example_user_ids(settings: Settings) -> list[str]:
+    """Two user ids of the served dataset, so the printed curl call answers ``ok`` on any shop's data."""
+    import pyarrow.parquet as pq
+
+    users = settings.dataset(settings.served_dataset).lake / "users.parquet"
+    try:
+        ids = pq.read_table(users, columns=["user_id"]).column(0).drop_null().slice(0, 2).to_pylist()
+    except (OSError, KeyError, ValueError):
+        ids = []
+    return [str(i) for i in ids] or ["U000001", "U000002"]
+
+
 def print_usage(settings: Settings, host: str, port: int) -> None:
     """The URL of the Swagger UI and a curl call that works against this server."""
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -70,7 +83,7 @@ def print_usage(settings: Settings, host: str, port: int) -> None:
     console.print(f"audit log: {settings.audit_log}   ({DEMO_KEY_NOTE})")
     console.print(
         f"curl -s -X POST {base}/churn/predict -H 'Authorization: Bearer {_first_key(settings)}' "
-        '-H \'Content-Type: application/json\' -d \'{"user_ids": ["U000001", "U000002"], "explain": true}\'',
+        f"-H 'Content-Type: application/json' -d '{json.dumps({'user_ids': _example_user_ids(settings), 'explain': True})}'",
         soft_wrap=True,
     )
 

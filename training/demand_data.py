@@ -70,3 +70,40 @@ def units_in_transit(paths: DatasetPaths, at: pd.Timestamp) -> pd.Series:
     pos = pd.read_parquet(file, columns=[c.SKU_ID, c.ORDERED_AT, c.RECEIVED_AT, c.QUANTITY])
     open_ = pos[(pos[c.ORDERED_AT] < at) & ~(pos[c.RECEIVED_AT] < at)]
     return open_.groupby(c.SKU_ID)[c.QUANTITY].sum().astype("float64")
+
+
+PERIOD_DAYS = {"D": 1.0, "MS": 30.4}
+
+
+def _naive_utc(ts: pd.Series) -> pd.Series:
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
+
+
+def sales_frequency(paths: DatasetPaths) -> str:
+    """ "MS" when every order of the lake is placed at 00:00 on a month's first day (monthly data such as
+    carparts), else "D". Monthly data forecast day by day would be 29 zero days and one spike a month."""
+    ts = _naive_utc(pd.read_parquet(paths.lake / "orders.parquet", columns=[c.ORDER_TS])[c.ORDER_TS])
+    if ts.empty:
+        return "D"
+    monthly = (ts.dt.day == 1) & (ts == ts.dt.normalize())
+    return "MS" if bool(monthly.all()) and ts.dt.to_period("M").nunique() >= 24 else "D"
+
+
+def load_monthly_sales(paths: DatasetPaths) -> pd.DataFrame:
+    """Units per SKU and month start (``unique_id, ds, y``), dense from the lake's first month to its last.
+
+    Every catalogue SKU gets every month (zeros where nothing sold), as the published carparts protocol scores
+    them.
+    """
+    orders = pd.read_parquet(paths.lake / "orders.parquet", columns=[c.ORDER_ID, c.ORDER_TS])
+    items = pd.read_parquet(paths.lake / "order_items.parquet", columns=[c.ORDER_ID, c.SKU_ID, c.QUANTITY])
+    sales = items.merge(orders, on=c.ORDER_ID, how="inner")
+    sales[c.DS] = _naive_utc(sales[c.ORDER_TS]).dt.to_period("M").dt.to_timestamp()
+    units = sales.groupby([c.SKU_ID, c.DS])[c.QUANTITY].sum()
+    skus = pd.read_parquet(paths.lake / "products.parquet", columns=[c.SKU_ID])[c.SKU_ID].astype(str)
+    months = pd.date_range(sales[c.DS].min(), sales[c.DS].max(), freq="MS")
+    full = pd.MultiIndex.from_product([sorted(skus), months], names=[c.SKU_ID, c.DS])
+    panel = units.reindex(full, fill_value=0).astype("float64").rename(c.Y).reset_index()
+    panel = panel.rename(columns={c.SKU_ID: c.UNIQUE_ID})
+    panel[c.DS] = panel[c.DS].astype("datetime64[ns]")
+    return panel

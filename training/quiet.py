@@ -22,6 +22,9 @@ _QUIET_LOGS: tuple[tuple[str, str], ...] = (
     ("mlflow.utils.environment", "Failed to resolve installed pip version"),
     # Printed when a pyfunc logged by this same environment is re-loaded during the champion sync.
     ("mlflow.pyfunc", "The version of CloudPickle used to save the model could not be found"),
+    # Every pyfunc is the one DecisionPyfunc class of this repo, pickled into our own registry and loaded only by
+    # this project's serving; MLflow warns on each log_model that unpickling untrusted files is unsafe.
+    ("mlflow.pyfunc", "Passing a Python object as `python_model`"),
 )
 # Warnings raised while importing libraries, about the libraries' own code (not ours); matched by message.
 _QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
@@ -55,9 +58,17 @@ def configure(verbose: bool = False) -> None:
         for name in {name for name, _ in _QUIET_LOGS}:
             logger = logging.getLogger(name)
             logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropKnown)]
+        if "mlflow" in logging.root.manager.loggerDict:
+            logging.getLogger("mlflow").setLevel(logging.INFO)
         return
     # MLflow draws a progress bar per artifact download (the champion sync); our step lines report the sync.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow gives its loggers their own INFO level and handler (read from MLFLOW_LOGGING_LEVEL at import), so the
+    # CLI's WARNING level above does not reach them: a few INFO lines per logged model (uv detection, input
+    # example validation, database setup). Same level as every other library; --verbose leaves it at INFO.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    if "mlflow" in logging.root.manager.loggerDict:  # already imported and configured by MLflow itself
+        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
     for name in {name for name, _ in _QUIET_LOGS}:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropKnown) for f in logger.filters):
@@ -69,6 +80,7 @@ def configure(verbose: bool = False) -> None:
 
 # DeprecationWarnings whose warning site is inside these packages are about their code, not ours.
 _LIBRARIES = "|".join(
-    re.escape(name) for name in ("pydantic", "bentoml", "_bentoml_impl", "_bentoml_sdk", "mlflow", "feast", "fs")
+    re.escape(name)
+    for name in ("pydantic", "bentoml", "_bentoml_impl", "_bentoml_sdk", "mlflow", "feast", "fs", "pathspec")
 )
 _LIBRARIES = rf"({_LIBRARIES})(\..*)?"

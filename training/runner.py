@@ -78,6 +78,8 @@ def _rows(path: Path) -> int:
 def upstream_models(spec: DecisionSpec, dataset: str, settings: Settings) -> list[tuple[DecisionModel, tuple]]:
     """The champions of every decision ``spec`` depends on (transitively), dependencies first."""
     chain = [s for s in decisions.in_dependency_order(spec.depends_on) if s.name != spec.name]
+    if chain:  # read the configured registry, never MLflow's default ./mlflow.db (notebooks call this directly)
+        tracking.configure(settings)
     out = []
     for dep in chain:
         name = tracking.registered_name(dep.name, dataset, settings)

@@ -215,6 +215,36 @@ def _scan(directory: Path) -> tuple[dict[str, ChunkedTable], dict[str, object], 
     return tables, lineage, ignored
 
 
+#: Tables a shop may leave out because its orders name them: table -> (table naming it, id column, other values).
+DERIVABLE: dict[str, tuple[str, str, dict[str, str]]] = {
+    "users": ("orders", c.USER_ID, {}),
+    "products": ("order_items", c.SKU_ID, {c.CATEGORY: "unknown"}),
+}
+_ID_SCAN_ROWS = 250_000
+
+
+def derive_missing(tables: dict[str, ChunkedTable]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Users and products a shop did not export, one row per id its orders reference (nothing else is known).
+
+    Why: an export of orders and order lines alone is common; without these rows every customer and SKU decision
+    would refuse the dataset although the ids are all there. The rows carry no invented attributes (the
+    category is ``unknown``, as for Online Retail), and the ingest summary says how many were derived.
+    """
+    derived: dict[str, pd.DataFrame] = {}
+    why: dict[str, str] = {}
+    for table, (parent, column, values) in DERIVABLE.items():
+        if table in tables or parent not in tables:
+            continue
+        ids: set[str] = set()
+        for chunk in tables[parent].chunks(_ID_SCAN_ROWS):
+            if column in chunk.rows:
+                ids.update(chunk.rows[column].dropna().astype(str))
+        if ids:
+            derived[table] = pd.DataFrame({column: sorted(ids), **values})
+            why[table] = f"the row was derived from the {column} values in {parent} (no {table} file given)"
+    return derived, why
+
+
 def load(directory: Path, opened_at: pd.Timestamp | None = None, name: str | None = None) -> SourceBatch:
     """Scan ``directory`` for ``<table>.csv`` / ``<table>.parquet`` (any case); the lake reads them in chunks.
 
@@ -235,11 +265,12 @@ def load(directory: Path, opened_at: pd.Timestamp | None = None, name: str | Non
         raise FileNotFoundError(f"no .csv or .parquet files in {directory}")
     for file, why in ignored.items():
         logger.warning("ignored %s: %s", file, why)
+    derived, derived_why = derive_missing(tables)
     return SourceBatch(
         name=name or dataset_name_for(root),
-        tables=dict(tables),
+        tables={**tables, **derived},
         opened_at=opened_at,
-        lineage={"directory": str(root), "files": files, "ignored": ignored},
+        lineage={"directory": str(root), "files": files, "ignored": ignored, "derived": derived_why},
         origin=f"files:{root}",
         opened_from="--opened" if opened_at is not None else "source",
     )

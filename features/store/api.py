@@ -133,7 +133,7 @@ def _materialize_view(
     rows = bulk_writer.select_rows(spec, start, end, limit, top_n)
     info: dict[str, Any] = {"keys": rows.num_rows}
     if limit is not None and top_n > 0:
-        info["offline_keys"] = bulk_writer.select_rows(spec, start, end, None, 0).num_rows
+        info["offline_keys"] = bulk_writer.count_keys(spec, start, end)
     stamps = rows.column(c.AS_OF)
     info["latest_as_of"] = None if rows.num_rows == 0 else str(pd.Timestamp(pc.max(stamps).as_py()))
     if fast:

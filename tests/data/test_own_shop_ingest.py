@@ -99,3 +99,20 @@ def test_zero_price_sales_are_kept_and_counted(tmp_settings: Settings, tmp_path:
     assert report["tables"]["order_items"]["accepted"] == 4
     human = cli("data", "ingest", "--source", "files", "--path", str(folder))
     assert "order_items: 1 accepted row(s) where unit_price is 0" in " ".join(human.output.split())
+
+
+def test_a_shop_with_only_orders_gets_users_and_products_from_their_ids(tmp_settings: Settings, tmp_path: Path) -> None:
+    folder = write_shop(tmp_path / "in" / "orders_only")
+    (folder / "users.csv").unlink()
+    (folder / "products.csv").unlink()
+    result, report = ingest_json(folder)
+    assert result.exit_code == 0, result.output
+    assert report["tables"]["users"]["accepted"] == 3 and report["tables"]["products"]["accepted"] == 2
+    assert report["tables"]["order_items"]["quarantined"] == 0
+    assert report["notices"]["users"] == {
+        "the row was derived from the user_id values in orders (no users file given)": 3
+    }
+    lake = tmp_settings.dataset("orders_only").lake
+    products = pd.read_parquet(lake / "products.parquet")
+    assert sorted(products[c.SKU_ID]) == ["s1", "s2"] and set(products[c.CATEGORY]) == {"unknown"}
+    assert products[c.LIST_PRICE].isna().all()  # nothing invented beyond the id

@@ -227,3 +227,12 @@ def test_pickles_and_clones(model, frames, cols) -> None:
     pd.testing.assert_frame_equal(restored.contributions(test), model.contributions(test))
     params = clone(ChurnClassifier(monotone={"recency_days": 1}, calibration="sigmoid")).get_params()
     assert params["monotone"] == {"recency_days": 1} and params["calibration"] == "sigmoid"
+
+
+def test_array_path_equals_the_frame_path(model, frames, cols) -> None:
+    """The serving path (a float64 array in fitted column order) scores and explains exactly like a frame."""
+    x = frames["test"][cols].iloc[:500]
+    matrix = model.model_array(x[model.feature_names_].to_numpy(dtype="float64"))
+    np.testing.assert_allclose(matrix, model.model_frame(x).to_numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(model.churn_probability(matrix), _p(model, x), rtol=1e-12)
+    assert model.reasons_array(matrix, top_k=3) == model.reasons(x, top_k=3)

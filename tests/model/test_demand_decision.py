@@ -52,3 +52,16 @@ def test_champion_answers_forecasts_and_policies_by_id(trained) -> None:
     policies = model.decide(pd.DataFrame(), sku_ids=ids, action="policy", stock=[{"sku_id": ids[0], "on_hand": 0}])
     assert policies[0]["on_hand"] == 0 and policies[0]["reorder_point"] >= 0
     assert all(p["abc_class"] in ("A", "B", "C") and p["xyz_class"] in ("X", "Y", "Z") for p in policies)
+
+
+def test_policy_reads_current_stock_from_the_online_store(trained) -> None:
+    """The online store's on-hand beats the training snapshot; an id the store lacks keeps its snapshot value."""
+    model = trained["model"]
+    ids = sorted(model.forecaster.history_len_.index)[:2]
+
+    def lookup(service: str, wanted: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"on_hand": [12345.0, 1.0], "units_in_transit": [7.0, 1.0], "known": [True, False]})
+
+    current = model._stock(ids, None, lookup)
+    assert current.loc[ids[0], "on_hand"] == 12345.0 and current.loc[ids[0], "on_order"] == 7.0
+    assert current.loc[ids[1], "on_hand"] != 1.0 or model.snapshot.loc[ids[1], "on_hand"] == 1.0

@@ -104,6 +104,17 @@ def test_cold_start_sku_gets_its_peers_forecast_and_a_flag(panel: pd.DataFrame) 
     assert set(out[c.UNIQUE_ID]) == {"NEW", "S01"}
 
 
+def test_baselines_survive_a_sku_launched_days_before_the_cutoff() -> None:
+    """AutoETS refuses tiny series ("tiny datasets"); a shop always has a SKU launched last week."""
+    frame = _panel(seed=5, n=3)[[c.UNIQUE_ID, c.DS, c.Y]]
+    last = frame[c.DS].max()
+    young = pd.DataFrame({c.UNIQUE_ID: "YOUNG", c.DS: pd.date_range(end=last, periods=3), c.Y: [1, 0, 2]})
+    out = baseline_forecasts(pd.concat([frame, young], ignore_index=True), 7, "D", 7, (0.1, 0.5, 0.9))
+    for name in ("AutoETS", "SeasonalNaive"):
+        young_fc = out[name][out[name][c.UNIQUE_ID] == "YOUNG"]
+        assert len(young_fc) == 7 and np.isfinite(young_fc[["mean", "q10", "q50", "q90"]].to_numpy()).all(), name
+
+
 def test_statsforecast_baselines_on_a_seeded_panel() -> None:
     frame = _panel(seed=5, n=6)[[c.UNIQUE_ID, c.DS, c.Y]]
     cut = rolling_cutoffs(frame[c.DS], 7, 2, "D")

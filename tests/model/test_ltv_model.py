@@ -183,3 +183,12 @@ def test_short_history_shrinks_the_ltv_window_or_says_what_is_missing() -> None:
     assert ltv_days_for(cutoffs, data_end, 180) == 90
     with pytest.raises(ValueError, match="history too short"):
         ltv_days_for(cutoffs[:3], data_end, 180)
+
+
+def test_array_path_equals_the_frame_path(split, model) -> None:
+    """The serving path (a float64 array in fitted column order, BG/NBD columns derived on it) predicts alike."""
+    _, test, cols = split
+    x = test[cols].copy()
+    x.iloc[::7, x.columns.get_loc("recency_days")] = np.nan  # never-ordered users take the tenure fallback
+    array = x[model.feature_names_].to_numpy(dtype="float64")
+    np.testing.assert_allclose(model.predict_array(array), model.predict(x), rtol=1e-12)

@@ -13,6 +13,7 @@ from features import columns as c
 from features.settings import DatasetPaths
 from models.reco_inputs import build_matrices
 from models.reco_ranker import LambdaRanker
+from models.reco_rules import STOCK_SERVICE
 from models.recommend import Filters, Recommender, RuleConfig, fit_recommender
 from tests.worlds import known_at
 from training.reco_data import MINIMAL_TABLES, LakeReader
@@ -25,6 +26,7 @@ GRID = {
     "repeat": [{"half_life_days": 60.0}],
     "knn_purchase": [{"shrink": 10.0, "neighbours": 50, "min_buyers": 3}],
     "knn_view": [{"shrink": 10.0, "neighbours": 50, "min_buyers": 3}],
+    "knn_recent": [{"half_life_days": 30.0, "neighbours": 50, "min_buyers": 3}],
     "ease": [{"l2": 100.0, "min_buyers": 3}, {"l2": 500.0, "min_buyers": 3}],
     "als": [{"factors": 16, "iterations": 5, "min_buyers": 3}],
 }
@@ -81,6 +83,35 @@ def test_out_of_stock_skus_are_never_returned(fitted) -> None:
     assert all(not set(_skus(a)) & empty_in_snapshot for a in first)
 
 
+def test_the_in_stock_rule_reads_current_on_hand_from_the_online_store(fitted) -> None:
+    model, _ = fitted
+    users = _heavy_users(model, 6)
+    first = model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10)
+    best_sellers = _skus(model.decide(pd.DataFrame(), mode="popular", k=10)[0])
+    gone = {sku for a in first for sku in _skus(a)[:3]} | set(best_sellers[:3])
+    calls: list[tuple[str, list[str]]] = []
+
+    def online(service: str, skus: list[str]) -> pd.DataFrame:
+        """The online store: the snapshot's stock, except the ``gone`` SKUs sold out since the cutoff."""
+        calls.append((service, list(skus)))
+        units = [0.0 if s in gone else model.snapshot_.get(s, float("nan")) for s in skus]
+        return pd.DataFrame({c.SKU_ID: skus, c.ON_HAND: units, "known": [s in model.snapshot_ for s in skus]})
+
+    now = model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10, lookup=online)
+    assert [service for service, _ in calls] == [STOCK_SERVICE]  # one read for every user's candidates
+    assert all(len(a["items"]) == 10 and not set(_skus(a)) & gone for a in now)
+    assert sum(a["rules"]["in_stock"] for a in now) >= len(gone)
+    restocked = [{c.SKU_ID: s, "on_hand": 2} for s in gone]  # the caller's override beats the online store
+    assert model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10, lookup=online, stock=restocked) == first
+
+    def down(service: str, skus: list[str]) -> pd.DataFrame:
+        raise ConnectionError("online store unavailable")
+
+    assert model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10, lookup=down) == first
+    popular = model.decide(pd.DataFrame(), mode="popular", k=10, lookup=online)[0]
+    assert len(popular["items"]) == 10 and not set(_skus(popular)) & gone and popular["rules"]["in_stock"] >= 3
+
+
 def test_caller_filters_are_always_respected(fitted) -> None:
     model, _ = fitted
     users = _heavy_users(model)
@@ -113,6 +144,18 @@ def test_a_shopper_who_bought_only_baby_products_gets_mostly_baby_products(fitte
     one = Recommender.build(inputs, model.params, model.ranker, rules=RuleConfig(max_per_category=10))
     items = one.recommend_users(["mum"], k=10)[0]["items"]
     assert sum(i[c.CATEGORY] == "母婴" for i in items) >= 6
+
+
+def test_a_shopper_who_only_viewed_gets_a_personal_list(fitted) -> None:
+    """No purchase yet: the repeat generator has nothing for them, the co-view and content paths still answer."""
+    model, serve = fitted
+    viewed = serve.products[c.SKU_ID].head(3).tolist()
+    inter = pd.DataFrame({c.USER_ID: "browser", c.SKU_ID: viewed, "weight": 1.0, "purchases": 0, "views": 3,
+                          "carts": 0, "favourites": 0, "days_since_last": 2.0})  # fmt: skip
+    inputs = serve.__class__(**{**serve.__dict__})
+    inputs.interactions = pd.concat([serve.interactions, inter[serve.interactions.columns]], ignore_index=True)
+    answer = Recommender.build(inputs, model.params, model.ranker).recommend_users(["browser"], k=10)[0]
+    assert not answer["cold_start"] and len(answer["items"]) == 10
 
 
 def test_the_same_request_twice_gives_the_same_list(fitted) -> None:

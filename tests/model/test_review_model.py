@@ -12,7 +12,7 @@ from features.reviews import REVIEW_FEATURES
 from features.settings import DatasetPaths
 from models.review_campaigns import group_campaigns
 from models.review_online import ReviewContext
-from models.review_text_model import script_tokens
+from models.review_text_model import C_GRID, ReviewTextModel, script_tokens
 from models.review_thresholds import choose_thresholds
 from models.reviews import ReviewAuthenticityModel
 from training.review_dataset import LABEL, ReviewData, load_review_data
@@ -78,7 +78,8 @@ def test_same_text_from_ten_accounts_on_one_device_within_an_hour_scores_higher(
                                        for n in ("reviews", "users", "orders", "order_items")))  # fmt: skip
     burst = _score_in_turn(ring, model, _raw(buyers, [SCRIPT] * 10, ["DEV-RING"] * 10, t0, "5min"))
     assert burst[-1]["probability"] > alone["probability"]
-    assert burst[-1]["label"] != "genuine" and alone["label"] == "genuine"
+    # one verified buyer with a marketing-sounding text may be held for a moderator, never hidden
+    assert burst[-1]["label"] != "genuine" and alone["label"] != "fake"
     facts = {e["feature"] for e in burst[-1]["evidence"]}
     assert facts & {"device_shared_accounts", "near_duplicate_count_30d"}
     device = next(e for e in burst[-1]["evidence"] + [{"feature": "device_shared_accounts", "en": ""}]
@@ -184,3 +185,19 @@ def test_a_dataset_without_behaviour_is_scored_by_text_alone() -> None:
     records = fitted.decide(frame.head(4))
     assert all(r["text_only"] for r in records)
     assert [r["label"] == "fake" for r in records] == list(y[:4])
+
+
+def test_the_text_model_chooses_its_settings_by_inner_cv_and_scores_rows_out_of_fold() -> None:
+    rng = np.random.default_rng(2)
+    words = np.array(["great", "stay", "room", "staff", "clean", "location", "breakfast", "view", "bed", "lobby"])
+    y = (rng.random(200) < 0.5).astype(int)
+    texts = [" ".join(rng.choice(words, 12)) + (" luxury experience" if f and rng.random() < 0.7 else "") for f in y]
+    model = ReviewTextModel().fit(texts, y)
+    assert set(model.chosen_C_) == {"words", "chars", "chars_plain"} and set(model.chosen_C_.values()) <= set(C_GRID)
+    assert model.stacker_ is not None and len(model.oof_log_odds_) == 200
+    # out of fold: a row's own (memorisable) noise words cannot help it, so in-sample scores separate better
+    in_sample = np.mean((model.log_odds(texts) > 0) == y)
+    assert np.mean((model.oof_log_odds_ > 0) == y) <= in_sample
+    assert np.mean((model.oof_log_odds_ > 0) == y) >= 0.75
+    few = ReviewTextModel().fit(texts[:10], [1] + [0] * 9)  # one fake: no inner folds, fixed C, views averaged
+    assert few.stacker_ is None and set(few.chosen_C_.values()) == {4.0}

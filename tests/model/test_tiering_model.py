@@ -182,3 +182,19 @@ def test_evaluate_tiering_on_held_out_users(model, users, ltv) -> None:
     assert 0.5 < compared.summary["stability_ari"] < 1.0
     assert compared.summary["high_value_revenue_share"] > compared.summary["high_value_user_share"]
     assert np.isnan(evaluate_tiering(model, held_out, revenue).summary["stability_ari"])
+
+
+def test_array_path_equals_the_frame_path(model, users) -> None:
+    """The serving path (a FEATURES-ordered array) gives the same tiers and R/F/M scores as the frame path."""
+    from models.tiering import FEATURES
+
+    frame = users.copy()
+    frame.iloc[::5, frame.columns.get_loc("recency_days")] = np.nan  # never ordered: recency from tenure
+    block = frame[list(FEATURES)].to_numpy(dtype="float64")
+    rules = RfmRuleTiering().fit(users)
+    for tiering in (model, rules):
+        np.testing.assert_array_equal(tiering.predict_array(block), tiering.predict(frame))
+    scores = model.rfm_array(block)
+    expected = model.rfm(frame)
+    for name in ("r_score", "f_score", "m_score"):
+        np.testing.assert_array_equal(scores[name], expected[name].to_numpy())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from models import reco_rules
+from models.reco_rules import STOCK_SERVICE
 from serving.schemas.recommend import EXAMPLE_POPULAR_REQUEST, MAX_K
 
 pytestmark = pytest.mark.serving
@@ -70,3 +72,30 @@ def test_invalid_requests_are_a_400_naming_the_field(client, auth, route, body, 
 def test_the_same_request_twice_gives_the_same_list(client, auth, world) -> None:
     body = {"user_id": world.known_ids[2], "k": 10, "promo_slot": True}
     assert _user(client, auth, body)["results"] == _user(client, auth, body)["results"]
+
+
+def test_the_served_in_stock_rule_reads_current_on_hand_from_the_online_store(world, monkeypatch) -> None:
+    """The runtime hands ``decide`` its online lookup: SKUs the online store now holds at zero never come back."""
+    from features.store.layout import KNOWN
+    from serving import model_store
+    from serving.runtime import Job, Runtime
+
+    reader = Runtime.open_reader(world.settings)
+    runtime = Runtime({"recommend": model_store.load_from_store("recommend")}, reader)
+    params = {"mode": "user", "user_ids": [world.known_ids[0]], "k": 10}
+    first = runtime.run("recommend", [Job(params=params)])[0].records[0]["items"]
+    gone = {i["sku_id"] for i in first[:3]}
+    real_get, services = reader.get, []
+
+    def sold_out(service: str, ids: list[str]):
+        services.append(service)
+        frame = real_get(service, ids)
+        if service == STOCK_SERVICE:
+            frame.loc[frame["sku_id"].isin(gone), ["on_hand", KNOWN]] = [0.0, True]
+        return frame
+
+    monkeypatch.setattr(reader, "get", sold_out)
+    now = runtime.run("recommend", [Job(params=params)])[0].records[0]
+    assert services == [STOCK_SERVICE] and KNOWN == reco_rules.KNOWN
+    assert len(now["items"]) == 10 and not {i["sku_id"] for i in now["items"]} & gone
+    assert now["rules"]["in_stock"] >= len(gone)

@@ -42,6 +42,42 @@ def test_jobs_batched_together_answer_as_alone(runtime, world) -> None:
         assert outcome.records == runtime.run("tiering", [job])[0].records
 
 
+def _same(a, b) -> bool:
+    """Records equal, floats to 1e-9 relative (the array and frame paths sum in different orders)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    return a == b and type(a) is type(b)
+
+
+def test_array_path_answers_as_the_frame_path_for_every_user(runtime, world) -> None:
+    """Per request the customer models take a NumPy block (no frame); the frame path, which the MLflow pyfunc and
+    training use, gives the same records for every user of the world, batched or one by one."""
+    import pandas as pd
+
+    from features import columns as c
+
+    settings = world.settings
+    paths = settings.dataset(settings.serving_dataset or settings.default_dataset)
+    users = pd.read_parquet(paths.features / "user.parquet", columns=[c.USER_ID])[c.USER_ID]
+    ids = [*sorted(users.astype(str).unique()), "nobody"]
+    frames = Runtime(runtime.models(), runtime.reader)
+    for plan in frames.plans.values():
+        plan.arrays = False
+    cases = [("tiering", {}), ("churn", {"explain": False, "top_k": 3}), ("churn", {"explain": True, "top_k": 2})]
+    for decision, params in cases:
+        assert runtime.plans[decision].arrays
+        (fast,) = runtime.run(decision, [_job(ids, **params)])
+        (slow,) = frames.run(decision, [_job(ids, **params)])
+        assert len(fast.records) == len(ids) > 100
+        assert _same(fast.records, slow.records), decision
+        one = [runtime.run(decision, [_job([i], **params)])[0].records[0] for i in ids[:20]]
+        assert _same(one, fast.records[:20])
+
+
 def test_upstream_decisions_are_joined_and_reported(runtime, world) -> None:
     (churn,) = runtime.run("churn", [_job(world.known_ids[:3])])
     (tiers,) = runtime.run("tiering", [_job(world.known_ids[:3])])

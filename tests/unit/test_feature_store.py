@@ -264,6 +264,13 @@ def _online_rows(paths: DatasetPaths) -> dict[str, list[tuple]]:
         return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables}
 
 
+def _schema(paths: DatasetPaths) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(paths.feast / "online.db") as conn:
+        return sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall())
+
+
 def test_bulk_writer_writes_what_feast_materialize_writes(world, offline, tmp_path: Path, monkeypatch) -> None:
     real_get = registry.get
     stand_ins = {"interactions": PAIRS, "review": REVIEWS}
@@ -279,6 +286,7 @@ def test_bulk_writer_writes_what_feast_materialize_writes(world, offline, tmp_pa
     sdk_rows, fast_rows = _online_rows(sdk), _online_rows(fast)
     assert sum(len(rows) for rows in fast_rows.values()) == users * len(_user_features(offline)) + 3 * 2 + 3 * 3
     assert fast_rows == sdk_rows  # byte for byte: keys, value protos, value_text, event_ts, created_ts
+    assert _schema(fast) == _schema(sdk)  # Feast's entity_key index, dropped for the load, is back as Feast made it
 
     materialize(fast, settings=every_row, progress=False)  # a later window replaces each view's rows
     materialize(sdk, settings=every_row, progress=False, bulk=False)

@@ -14,9 +14,11 @@ from models.inventory import (
     abc_classes,
     inventory_warnings,
     lead_time_demand,
+    lead_time_demand_schedule,
     normal_policy,
     order_quantity,
     sku_policy,
+    sku_policy_schedule,
     xyz_classes,
 )
 from models.policy_backtest import replay
@@ -113,3 +115,40 @@ def test_replay_by_hand() -> None:
     assert result.cycles[0] == 2 and result.cycles_ok[0] == 2  # receipts on days 3 and 5: [0, 3), [3, 5)
     short = replay(demand, np.zeros((6, 1)), np.full((6, 1), 3.0), [[3.0]], np.array([3.0]), seed=0)
     assert short.summary()["fill_rate"] < 1.0 and short.stockout_days[0] > 0
+
+
+def test_schedule_raises_the_reorder_point_before_a_demand_peak() -> None:
+    """A festival two weeks out lifts the reorder point of the days whose lead time reaches it, not of today."""
+    grid = _poisson_grid(2.0, days=40)
+    grid[20:24] = stats.poisson.ppf(GRID, 20.0)  # four peak days
+    params = PolicyParams(n_sims=3000, day_correlation=0.0)
+    pol = sku_policy_schedule(grid, [5], 0.95, params, np.random.default_rng(0), days=28)
+    rop = pol["reorder_point"]
+    assert rop[0] < rop[17] and rop[17] > rop[25]  # quiet now, high while the peak lies within 5 days ahead
+    assert (pol["order_up_to"] >= rop).all()
+    first = lead_time_demand_schedule(grid, [5], np.random.default_rng(1), [0], n_sims=3000)[0]
+    assert first.mean() == pytest.approx(10, rel=0.08)  # the schedule's day-0 window is the plain lead time
+
+
+def test_review_period_never_lowers_the_reorder_point() -> None:
+    continuous = PolicyParams(n_sims=4000, day_correlation=0.0, review_days=0.0)
+    daily = PolicyParams(n_sims=4000, day_correlation=0.0, review_days=1.0)
+    rops = [sku_policy(_poisson_grid(3.0), [7, 9], 0.95, p, np.random.default_rng(3))["reorder_point"]
+            for p in (continuous, daily)]  # fmt: skip
+    assert rops[0] < rops[1]
+
+
+def test_measured_day_correlation_recovers_a_shared_level_error() -> None:
+    """Paths whose days share a level shock show a positive correlation; independent days show about none."""
+    from models.demand import path_correlation
+
+    rng = np.random.default_rng(0)
+    n_skus, days, mu = 400, 28, 5.0
+    ids = np.repeat(np.arange(n_skus), days)
+    independent = rng.poisson(mu, n_skus * days).astype(float)
+    level = np.repeat(rng.lognormal(0.0, 0.5, n_skus), days)
+    shared = rng.poisson(mu * level).astype(float)
+    mus = np.full(n_skus * days, mu)
+    alpha = np.full(n_skus * days, 1e-6)
+    assert path_correlation(independent, mus, alpha, ids) < 0.05
+    assert path_correlation(shared, mus, alpha, ids) > 0.2

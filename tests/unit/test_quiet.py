@@ -14,11 +14,13 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def env_logger():
+def env_logger(monkeypatch):
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
     logger = logging.getLogger("mlflow.utils.environment")
-    before = list(logger.filters)
+    before, level = list(logger.filters), logging.getLogger("mlflow").level
     yield logger
     logger.filters[:] = before
+    logging.getLogger("mlflow").setLevel(level)
 
 
 def test_known_chatter_is_dropped_and_the_rest_kept(env_logger, caplog, monkeypatch) -> None:
@@ -40,6 +42,15 @@ def test_known_chatter_is_dropped_and_the_rest_kept(env_logger, caplog, monkeypa
         "Detected uv project, and it failed",
     ]
     assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
+    # MLflow's own INFO chatter (its loggers carry their own level) is held to the CLI's WARNING level
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "WARNING"
+    assert logging.getLogger("mlflow").getEffectiveLevel() == logging.WARNING
+    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+    with caplog.at_level(logging.WARNING, logger=pyfunc_logger.name):
+        pyfunc_logger.warning("Passing a Python object as `python_model` causes it to be serialized using CloudPickle")
+        pyfunc_logger.warning("a pyfunc warning nobody has vetted")
+    assert caplog.records[-1].getMessage() == "a pyfunc warning nobody has vetted"
+    assert not any("CloudPickle" in r.getMessage() for r in caplog.records)
 
 
 def test_verbose_filters_nothing(env_logger, caplog) -> None:

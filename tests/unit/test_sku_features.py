@@ -185,7 +185,25 @@ def test_festival_calendar_on_known_dates() -> None:
     assert frame.loc["2024-11-11", cal.DAYS_TO_NEXT_FESTIVAL] == 0
     assert frame.loc["2024-12-13", cal.DAYS_TO_NEXT_FESTIVAL] == 47  # to 2025-01-29
     assert frame.loc["2024-11-09", [cal.DAY_OF_WEEK, cal.IS_WEEKEND]].tolist() == [5, 1]  # a Saturday
-    assert sorted(cal.SPRING_FESTIVAL) == list(range(cal.FIRST_YEAR, cal.LAST_YEAR + 1))
+    assert cal.spring_festival(1997) == pd.Timestamp("1997-02-07") and cal.spring_festival(2031) is not None
+    assert cal.spring_festival(cal.FIRST_YEAR - 1) is None
+
+
+def test_a_shop_from_the_1990s_gets_the_same_daily_series(con, frames, tmp_path: Path) -> None:
+    """The daily grid and its calendar must not start at some recent year: a 1997 history is a history too."""
+    years = pd.DateOffset(years=27)
+    world = {}
+    for name, frame in _world().items():
+        moved = frame.copy()
+        for column in moved.columns:
+            if column.endswith(("_at", "_ts")) or column == c.DATE:
+                moved[column] = pd.to_datetime(moved[column]) - years
+        world[name] = moved
+    lake = hand_made_lake(world, tmp_path / "shop97", con, opened=pd.Timestamp("1996-01-01"))
+    daily = compute_frame(SKU_DAILY_FEATURES, lake, AS_OF - years)
+    assert _series(daily, "s1", c.Y) == _series(frames[0], "s1", c.Y) and len(daily) == len(frames[0])
+    march = cal.calendar_frame(pd.Timestamp("1997-01-01"), pd.Timestamp("1997-03-01")).set_index(c.DS)
+    assert march.loc["1997-02-07", cal.IS_SPRING_FESTIVAL] == 1  # 春节 1997 from the lunisolar calendar
 
 
 def test_daily_calendar_columns_come_from_the_calendar(frames) -> None:

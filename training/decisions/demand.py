@@ -21,16 +21,40 @@ from models.forecast_metrics import revenue_weights, score_window
 from serving.schemas.demand import ForecastRequest, ForecastResponse, PolicyRequest, PolicyResponse
 from training import demand_data
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
+from training.reports.demand_report import DEMAND_REPORT
 
 HORIZON = 28
 SEASON = 7
+MONTHS, SEASON_MONTHS = 12, 12  # monthly data: the published carparts protocol (h = 12, m = 12)
 QS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 BASELINE_DAYS = 182  # statsforecast fits on the last half year: AutoETS cost grows with length, its fit does not
 MIN_DAYS = 3 * HORIZON
 
 
+def _load_monthly(paths: DatasetPaths, options: TrainOptions) -> DecisionData:
+    """Monthly data (carparts): the lake's monthly SKU sales, the last ``h`` months held out (12 by default)."""
+    h = max(round(options.horizon_days / demand_data.PERIOD_DAYS["MS"]), 1) if options.horizon_days else MONTHS
+    panel = demand_data.load_monthly_sales(paths)
+    months = panel[c.DS].nunique()
+    if months < 2 * SEASON_MONTHS + h:
+        raise ValueError(f"{months} months of sales; the monthly demand model needs at least {2 * SEASON_MONTHS + h}")
+    end = panel[c.DS].max()
+    cut = end - pd.DateOffset(months=h)
+    extra = {"h": h, "freq": "MS", "static": None, "lead_times": demand_data.load_lead_times(paths, end),
+             "in_transit": pd.Series(dtype="float64")}  # fmt: skip
+    lineage = {"sales_end": str(end.date()), "holdout_start": str((cut + pd.DateOffset(months=1)).date()),
+               "skus": int(panel[c.UNIQUE_ID].nunique()), "horizon_months": h, "frequency": "monthly"}  # fmt: skip
+    parts = {"train": panel[panel[c.DS] <= cut].reset_index(drop=True), "test": panel[panel[c.DS] > cut]}
+    return DecisionData(parts, [], lineage, holdout="test", extra=extra)
+
+
 def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
-    """The ``sku_daily`` panel split at ``horizon`` days before its end, plus peers, lead times and stock."""
+    """The ``sku_daily`` panel split at ``horizon`` days before its end, plus peers, lead times and stock.
+
+    A lake whose sales all sit on month starts is monthly data and is read as monthly SKU sales instead.
+    """
+    if demand_data.sales_frequency(paths) == "MS":
+        return _load_monthly(paths, options)
     h = options.horizon_days or HORIZON
     panel = demand_data.ensure_sku_daily(paths, settings)
     days = panel[c.DS].nunique()
@@ -41,6 +65,7 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
     at = end + pd.Timedelta(days=1)
     extra = {
         "h": h,
+        "freq": "D",
         "static": demand_data.load_static(paths),
         "lead_times": demand_data.load_lead_times(paths, at),
         "in_transit": demand_data.units_in_transit(paths, at),
@@ -53,8 +78,11 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
 def fit(data: DecisionData, options: TrainOptions, champion: DemandDecision | None = None) -> DemandDecision:
     """Booster on the training days, then its history advanced over the holdout (see the module docstring)."""
-    h = data.extra["h"]
-    forecaster = DemandForecaster(h=h, random_state=options.seed, **dict(options.params))
+    h, freq = data.extra["h"], data.extra.get("freq", "D")
+    # monthly: every month is precious (carparts has 39 before its test year), so the booster is refit on all of
+    # them after the dispersion is measured (chosen on the validation year before the test year)
+    monthly = {"freq": freq, "min_history": 0, "refit": True} if freq != "D" else {}
+    forecaster = DemandForecaster(h=h, random_state=options.seed, **monthly, **dict(options.params))
     forecaster.fit(data.part("train"), data.extra["static"])
     full = pd.concat([data.part("train"), data.part("test")], ignore_index=True)
     forecaster.advance(data.part("test"))
@@ -75,11 +103,16 @@ def _ours(model: DemandDecision, data: DecisionData) -> pd.DataFrame:
     return model.forecaster.predict_after(data.part("train"), data.extra["h"], test.drop(columns=[c.Y]), QS)
 
 
+def _season(data: DecisionData) -> int:
+    return SEASON if data.extra.get("freq", "D") == "D" else SEASON_MONTHS
+
+
 def _metrics(fc: pd.DataFrame, data: DecisionData, weights: pd.Series) -> dict[str, float]:
     joined = _scored(data).merge(fc, on=[c.UNIQUE_ID, c.DS], how="inner")
     return score_window(
-        joined, data.part("train"), point="q50", quantiles=QS, m=SEASON, weights=weights, intervals=[(0.1, 0.9)]
-    )
+        joined, data.part("train"), point="q50", quantiles=QS, m=_season(data), weights=weights,
+        intervals=[(0.1, 0.9)],
+    )  # fmt: skip
 
 
 def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
@@ -87,14 +120,16 @@ def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -
     train = data.part("train")
     weights = revenue_weights(train, "price", 28)
     ours = _metrics(_ours(model, data), data, weights)
-    recent = train[train[c.DS] > train[c.DS].max() - pd.Timedelta(days=BASELINE_DAYS)]
-    base = baseline_forecasts(recent, data.extra["h"], "D", SEASON, QS)
+    freq = data.extra.get("freq", "D")
+    recent = train[train[c.DS] > train[c.DS].max() - pd.Timedelta(days=BASELINE_DAYS)] if freq == "D" else train
+    base = baseline_forecasts(recent, data.extra["h"], freq, _season(data), QS)
     baselines = {name: _metrics(fc, data, weights) for name, fc in base.items()}
     table = pd.DataFrame({"ours": ours, **baselines}).T.reset_index(names="model")
     f = model.forecaster
     params = {"horizon": data.extra["h"], "n_estimators": f.n_estimators, "num_leaves": f.num_leaves,
               "learning_rate": f.learning_rate, "tweedie_power": f.tweedie_power,
-              "pooled_alpha": round(f.pooled_alpha_, 4), "cold_start_skus": len(f.cold_ids_)}  # fmt: skip
+              "pooled_alpha": round(f.pooled_alpha_, 4), "cold_start_skus": len(f.cold_ids_), "freq": f.freq,
+              "day_correlation_measured": round(getattr(f, "day_correlation_", float("nan")), 4)}  # fmt: skip
     return Evaluation(ours, baselines, params=params, tables={"quality.json": table})
 
 
@@ -142,4 +177,5 @@ SPEC = DecisionSpec(
     requires=("products", "orders", "order_items"),
     decide_params={"action": FORECAST, "horizon": HORIZON},
     input_example=input_example,
+    report=DEMAND_REPORT,
 )

@@ -28,6 +28,7 @@ from serving.schemas.recommend import (
 )
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reco_data import MINIMAL_TABLES, LakeReader
+from training.reports.recommend_report import RECOMMEND_REPORT
 
 HORIZON = 30
 MIN_USERS = 20
@@ -152,4 +153,5 @@ SPEC = DecisionSpec(
     requires=MINIMAL_TABLES,
     decide_params={"mode": "user", "k": 10},
     input_example=input_example,
+    report=RECOMMEND_REPORT,
 )

@@ -1,4 +1,4 @@
-"""Review authenticity as a decision: text NB-LR stacked out-of-fold into LightGBM over behaviour, on moderators'
+"""Review authenticity as a decision: stacked text views fed out-of-fold into LightGBM over behaviour, on moderators'
 verdicts, judged against a red-flag rules baseline, the text model alone and a word TF-IDF logistic regression.
 
 Served at ``POST /reviews/score`` for stored review ids and raw reviews at submission time. A dataset without
@@ -22,6 +22,7 @@ from models.review_decision import FEATURE_SERVICE, UNKNOWN, ReviewDecision, dec
 from models.reviews import BehaviourRulesBaseline, ReviewAuthenticityModel
 from serving.schemas.reviews import EXAMPLE_RAW_REVIEW, ReviewScoreRequest, ReviewScoreResponse
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
+from training.reports.reviews_report import REVIEWS_REPORT
 from training.review_dataset import LABEL, load_review_data
 
 LAKE_TABLES = ("reviews", "users", "orders", "order_items")
@@ -162,4 +163,5 @@ SPEC = DecisionSpec(
     requires=("reviews", "review_verdicts"),
     decide_params={"top_k": 4},
     input_example=input_example,
+    report=REVIEWS_REPORT,
 )

@@ -26,7 +26,7 @@ from training.reports.hooks import ReportContext, Section
 
 logger = logging.getLogger(__name__)
 
-SHAP_ROWS = 1000
+SHAP_ROWS = 500  # global importance ranks are stable at a few hundred rows; TreeSHAP cost is linear in rows
 ID_BY_ENTITY = {"user": "user_id", "sku": "sku_id", "review": "review_id"}
 LANGS = ("zh", "en")
 
@@ -56,20 +56,28 @@ def id_column(spec: DecisionSpec) -> str:
 
 
 def context(
-    spec: DecisionSpec, paths: DatasetPaths, settings: Settings, lang: str, cache: dict[str, Any]
+    spec: DecisionSpec,
+    paths: DatasetPaths,
+    settings: Settings,
+    lang: str,
+    cache: dict[str, Any],
+    version: str | None = None,
 ) -> ReportContext:
-    """The champion and the latest rows (upstream joined) of one decision.
+    """The champion (or ``version``) and the latest rows (upstream joined) of one decision.
 
     Raises:
         runner.DecisionUnavailable: no champion, or the data cannot be loaded.
     """
     name = tracking.registered_name(spec.name, paths.name, settings)
-    version = tracking.champion_version(name)
+    version = version or tracking.champion_version(name)
     if version is None:
         raise runner.DecisionUnavailable(f"no champion yet: run `shopsense train {spec.name} --dataset {paths.name}`")
     model = tracking.load_model(name, version)
     hooks = spec.report
-    if hooks is not None and hooks.latest is not None:
+    if hooks is not None and hooks.latest_model is not None:  # rows the fitted model carries (no lake read)
+        frame, as_of = hooks.latest_model(model)
+        frame = join_upstream(frame, runner.upstream_models(spec, paths.name, settings))
+    elif hooks is not None and hooks.latest is not None:
         key = f"latest:{hooks.latest.__module__}.{hooks.latest.__qualname__}"
         if key not in cache:
             cache[key] = hooks.latest(paths, settings)
@@ -86,8 +94,9 @@ def decision_page(ctx: ReportContext, entity: str | None) -> tuple[str, list[Sec
     t, hooks = ctx.t, ctx.spec.report
     sections = [card.model_card(ctx, card.run_facts(ctx.model_name, ctx.version))]
     if hooks is not None and hooks.contributions is not None and len(ctx.latest):
-        rows = card.sample(ctx.latest, SHAP_ROWS)
-        sections.append(card.drivers(ctx, *hooks.contributions(ctx.model, rows)))
+        contributions, values = hooks.contributions(ctx.model, card.sample(ctx.latest, SHAP_ROWS))
+        if len(contributions):  # empty: this version has no tree to explain (e.g. a text-only review model)
+            sections.append(card.drivers(ctx, contributions, values))
     if hooks is not None and hooks.actions is not None:
         sections.append(hooks.actions(ctx))
     if entity is not None:
@@ -117,16 +126,22 @@ def build_reports(
     paths = settings.dataset(dataset or settings.default_dataset)
     out = reports_dir(paths, lang)
     out.mkdir(parents=True, exist_ok=True)
-    specs = decisions.in_dependency_order(names) if names else decisions.all_specs()
+    specs = [s for s in decisions.in_dependency_order(names) if s.name in names] if names else decisions.all_specs()
     cache: dict[str, Any] = {}
     written = []
     for spec in specs:
         started = time.perf_counter()
         try:
-            ctx = context(spec, paths, settings, lang, cache)
-            document, sections = decision_page(ctx, entity)
+            with h.quiet_glyphs():
+                ctx = context(spec, paths, settings, lang, cache)
+                document, sections = decision_page(ctx, entity)
         except runner.DecisionUnavailable as err:
             written.append(Written(spec.name, None, time.perf_counter() - started, note=str(err)))
+            continue
+        except Exception as err:  # one stale or broken champion must not take every other page down with it
+            logger.exception("report of %s failed", spec.name)
+            note = f"report failed ({type(err).__name__}: {err}); retrain with `shopsense train {spec.name}`"
+            written.append(Written(spec.name, None, time.perf_counter() - started, note=note[:300]))
             continue
         path = out / f"{spec.name}.html"
         path.write_text(document, encoding="utf-8")

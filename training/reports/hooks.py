@@ -10,7 +10,17 @@ still gets a report with its model card and the holdout rows; each hook it fills
   to, which turns on global importance, the waterfall and the reasons in words;
 - ``score``: the one number per row whose drift matters (churn probability, predicted spend);
 - ``actions``: the ops action list and the headline KPIs (the index's 运营看板 reads the KPIs);
-- ``realised``: performance of predictions whose outcome is now known (monitoring).
+- ``realised``: performance of predictions whose outcome is now known (monitoring); without it monitoring scores
+  the champion on the holdout of the current data (the decision's own ``score``: forecasts against the latest
+  sales, rankings against the latest purchases);
+- ``latest_model``: the newest rows read from the fitted model itself (stored reviews, SKUs, users of the
+  recommender) when the model carries them, instead of ``latest``;
+- ``drift``: which rows and columns monitoring compares, when the model's ``feature_names`` are not the rows'
+  columns (a demand panel, review behaviour behind a text model);
+- ``record``: the decision's answer for one entity as flat fields (default: ``model.decide(row)[0]``);
+- ``labels``: readable (zh, en) names of the decision's own features (lags, ranker inputs) for charts and words;
+- ``ageing``: features that grow with calendar time by construction (days since signup, totals ever): their drift
+  is shown but is no retrain reason by itself (realised performance and prediction drift are).
 """
 
 from __future__ import annotations
@@ -56,6 +66,10 @@ class ReportContext:
     def t(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en
 
+    def label(self, feature: str) -> str:
+        """The feature's readable name in the page's language (the decision's ``labels`` first)."""
+        return feature_labels(self.spec.report, feature)[0 if self.lang == "zh" else 1]
+
 
 @dataclass(frozen=True)
 class ReportHooks:
@@ -69,3 +83,16 @@ class ReportHooks:
     realised: Callable[[ReportContext], dict[str, Any]] | None = None
     score_label: tuple[str, str] = ("预测值", "prediction")
     log_field: str | None = None  # the served record field the prediction log holds for ``score``
+    latest_model: Callable[[Any], tuple[pd.DataFrame, pd.Timestamp | None]] | None = None
+    drift: Callable[[ReportContext, Any], tuple[pd.DataFrame, pd.DataFrame, list[str]]] | None = None
+    record: Callable[[ReportContext, pd.DataFrame, str], dict[str, Any]] | None = None
+    labels: Callable[[str], tuple[str, str] | None] | None = None
+    ageing: tuple[str, ...] = ()
+
+
+def feature_labels(hooks: ReportHooks | None, feature: str) -> tuple[str, str]:
+    """(zh, en) name of a feature: the decision's own ``labels`` hook, else the shared vocabulary."""
+    from models.reasons import feature_label
+
+    found = hooks.labels(feature) if hooks is not None and hooks.labels is not None else None
+    return found or feature_label(feature)

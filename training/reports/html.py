@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,16 @@ def figure_svg(figure: Any) -> str:
         FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
+
+
+@contextmanager
+def quiet_glyphs() -> Iterator[None]:
+    """Silence matplotlib's "glyph missing" warnings: Chinese labels are drawn by the browser (SVG text), not by it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        yield
 
 
 def new_figure(width: float, height: float) -> Any:

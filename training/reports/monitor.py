@@ -60,76 +60,152 @@ def _served(ctx: ReportContext) -> np.ndarray:
     return np.array([v for v in values if isinstance(v, int | float)], dtype=float)
 
 
+def _drift_frames(ctx: ReportContext, data: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Reference rows, current rows and the columns to compare (the decision's ``drift`` hook, else its inputs)."""
+    hooks = ctx.spec.report
+    if hooks is not None and hooks.drift is not None:
+        reference, current, columns = hooks.drift(ctx, data)
+    else:
+        reference, current, columns = data.part("train"), ctx.latest, list(ctx.model.feature_names)
+    reference, current = card.sample(reference, SAMPLE_ROWS), card.sample(current, SAMPLE_ROWS)
+    return reference, current, [f for f in columns if f in reference.columns and f in current.columns]
+
+
 def assess(ctx: ReportContext, facts: dict[str, Any]) -> Verdict:
-    """Drift, realised performance and the recommendation for one decision (``facts``: its training run)."""
+    """Drift, realised performance and the recommendation for one decision (``facts``: its training run).
+
+    Every check adds a line saying what it found, so the verdict reads as its own explanation: the reasons that
+    call for a retrain, and for each check that does not, why not.
+    """
     data = runner.prepare(ctx.spec, ctx.paths, ctx.settings, TrainOptions())
-    reference = card.sample(data.part("train"), SAMPLE_ROWS)
-    current = card.sample(ctx.latest, SAMPLE_ROWS)
-    columns = [f for f in ctx.model.feature_names if f in reference.columns and f in current.columns]
+    reference, current, columns = _drift_frames(ctx, data)
     table = drift.psi_table(reference, current, columns)
-    reasons, retrain = [], False
+    reasons: list[str] = []
     out: dict[str, float] = {
         "max_feature_psi": float(table["psi"].max()) if len(table) else np.nan,
         "features_major_drift": float((table["level"] == "major").sum()),
     }
-    major = table[table["level"] == "major"]["feature"].tolist()
-    if major:
-        retrain = True
-        reasons.append(ctx.t(f"{len(major)} 个特征分布大幅漂移 (PSI≥0.25): {', '.join(major[:5])}",
-                             f"{len(major)} feature(s) drifted strongly (PSI ≥ 0.25): {', '.join(major[:5])}"))  # fmt: skip
+    drifted = _drift_reason(ctx, table, reasons)
     ref_scores, cur_scores = _scores(ctx, reference), _scores(ctx, current)
+    served = _served(ctx)
     if ref_scores is not None:
         out["prediction_psi"] = drift.psi(ref_scores, cur_scores)
-        if out["prediction_psi"] >= drift.MAJOR:
-            retrain = True
-            reasons.append(
-                ctx.t(
-                    f"预测分布漂移 PSI={out['prediction_psi']:.2f}", f"prediction drift PSI={out['prediction_psi']:.2f}"
-                )
+        major = out["prediction_psi"] >= drift.MAJOR
+        drifted |= major
+        reasons.append(
+            ctx.t(
+                f"预测分布漂移 PSI={out['prediction_psi']:.3f}" + ("" if major else " (< 0.25)"),
+                f"prediction drift PSI={out['prediction_psi']:.3f}" + ("" if major else " (< 0.25)"),
             )
-        served = _served(ctx)
+        )
         if len(served):
             out["served_prediction_psi"] = drift.psi(ref_scores, served)
     realised = ctx.spec.report.realised(ctx) if ctx.spec.report and ctx.spec.report.realised else {}
-    retrain |= _realised_reason(ctx, realised, facts, out, reasons)
-    retrain |= _new_data_reason(ctx, facts, out, reasons)
-    if not reasons:
+    if not realised:
+        realised = _holdout_realised(ctx, data, facts["lineage"])
+    state = _realised_reason(ctx, realised, facts, out, reasons)
+    retrain = state == "worse" or _new_data_reason(ctx, facts, out, reasons)
+    if drifted and state == "ok":  # drift is a proxy for performance; when outcomes are known they decide
+        reasons.append(ctx.t("有漂移, 但实际表现未下降: 继续观察, 漂移本身不触发重训",
+                             "drift seen, but realised performance holds: watch it; drift alone is no retrain reason"))  # fmt: skip
+    elif drifted and state == "none":
+        retrain = True
+        reasons.append(ctx.t("有漂移且尚无可核对的实际结果: 建议重训",
+                             "drift and no matured outcomes to check it against: retrain"))  # fmt: skip
+    return Verdict(ctx.spec.name, retrain, reasons, out, table, realised, served=len(served))
+
+
+def _drift_reason(ctx: ReportContext, table: pd.DataFrame, reasons: list[str]) -> bool:
+    """Major drift of a model input calls for a retrain; of an ``ageing`` input (grows with time) it does not."""
+    t = ctx.t
+    ageing = set(ctx.spec.report.ageing) if ctx.spec.report else set()
+    major = table[table["level"] == "major"]["feature"].tolist()
+    real = [f for f in major if f not in ageing]
+    aged = [f for f in major if f in ageing]
+    if real:
+        reasons.append(t(f"{len(real)} 个特征分布大幅漂移 (PSI≥0.25): {', '.join(real[:5])}",
+                         f"{len(real)} feature(s) drifted strongly (PSI ≥ 0.25): {', '.join(real[:5])}"))  # fmt: skip
+    elif len(table[~table["feature"].isin(ageing)]):
+        top = table[~table["feature"].isin(ageing)].iloc[0]
+        reasons.append(t(f"特征无大幅漂移 (检查 {len(table)} 个, 最大 PSI {top['psi']:.2f}: {top['feature']})",
+                         f"no strong feature drift ({len(table)} checked, largest PSI {top['psi']:.2f}: "
+                         f"{top['feature']})"))  # fmt: skip
+    else:
+        reasons.append(t("无可比较的特征 (模型不读取特征列)", "no feature columns to compare (the model reads none)"))
+    if aged:
         reasons.append(
-            ctx.t(
-                "无显著漂移, 表现符合训练时水平: 暂不需要重训",
-                "no material drift and performance as trained: no retrain needed",
+            t(
+                f"{', '.join(aged)} 随时间增长 (结构性漂移, 本身不是重训理由; 看实际表现)",
+                f"{', '.join(aged)} grow with time by construction: their drift alone is no retrain reason "
+                "(realised performance is)",
             )
         )
-    return Verdict(ctx.spec.name, retrain, reasons, out, table, realised, served=len(_served(ctx)))
+    return bool(real)
 
 
-def _realised_reason(ctx, realised: dict, facts: dict, out: dict, reasons: list[str]) -> bool:
+HOLDOUT_KEYS = ("holdout_start", "cutoff_test", "split", "data_end")
+
+
+def _holdout_realised(ctx: ReportContext, data: Any, trained: dict[str, Any]) -> dict[str, Any]:
+    """The champion's primary metric on the current data's holdout, via the spec's ``score``.
+
+    ``fresh`` is False when that holdout is the one the model was judged on at training (same start in the
+    lineage): then it shows the metric but is no new outcome.
+    """
+    name = ctx.spec.primary[0]
+    try:
+        value = float(ctx.spec.score(ctx.model, data))
+    except Exception as err:  # an old version that cannot score today's data: say so rather than fail the run
+        logger.warning("%s: champion cannot score the current holdout (%s)", ctx.spec.name, err)
+        return {"note": f"champion cannot score the current holdout: {err}"}
+    key = next((k for k in HOLDOUT_KEYS if k in data.lineage), None)
+    at = str(data.lineage[key]) if key else "holdout"
+    fresh = key is None or str(trained.get(key)) != at
+    rows = len(data.part(data.holdout))
+    return {"as_of": at, "rows": rows, "metrics": {name: value}, "primary": name, "fresh": fresh}
+
+
+def _realised_reason(ctx, realised: dict, facts: dict, out: dict, reasons: list[str]) -> str:
+    """``worse`` (more than 5% below training), ``ok``, or ``none`` (no matured outcomes to measure)."""
     primary = realised.get("primary")
     if not primary or primary not in realised.get("metrics", {}):
-        return False
+        note = realised.get("note", "no realised outcomes yet")
+        reasons.append(ctx.t(f"实际表现: 暂无 ({note})", f"realised performance: none yet ({note})"))
+        return "none"
     now, then = realised["metrics"][primary], facts["metrics"].get(f"test_{primary}")
     out[f"realised_{primary}"], out[f"trained_{primary}"] = float(now), float(then or np.nan)
+    if realised.get("fresh") is False:
+        reasons.append(ctx.t(f"实际表现: 尚无新结果 (留出集与训练时相同, {primary} {now:.3f})",
+                             f"realised performance: no new outcomes yet (the holdout is the one judged at "
+                             f"training, {primary} {now:.3f})"))  # fmt: skip
+        return "none"
     if then is None or not np.isfinite(then):
-        return False
+        return "none"
     higher = (
         ctx.spec.higher_is_better
         if primary == ctx.spec.primary[0]
-        else primary not in ("rmse", "mae", "log_loss", "brier")
+        else primary not in ("rmse", "mae", "log_loss", "brier", "wql", "mase")
     )
     worse = (then - now) / abs(then) if higher else (now - then) / abs(then)
     if worse > MAX_DEGRADATION:
         reasons.append(
             ctx.t(
-                f"实际 {primary} {now:.3f}, 低于训练时 {then:.3f}",
-                f"realised {primary} {now:.3f} is worse than {then:.3f} at training",
+                f"实际 {primary} {now:.3f}, 比训练时 {then:.3f} 差 {worse:.0%}",
+                f"realised {primary} {now:.3f} is {worse:.0%} worse than {then:.3f} at training",
             )
         )
-        return True
-    return False
+        return "worse"
+    reasons.append(
+        ctx.t(
+            f"实际 {primary} {now:.3f}, 训练时 {then:.3f} (差距在 {MAX_DEGRADATION:.0%} 以内)",
+            f"realised {primary} {now:.3f} vs {then:.3f} at training (within {MAX_DEGRADATION:.0%})",
+        )
+    )
+    return "ok"
 
 
 def _new_data_reason(ctx, facts: dict, out: dict, reasons: list[str]) -> bool:
-    trained_end = facts["lineage"].get("data_end")
+    trained_end = facts["lineage"].get("data_end") or facts["lineage"].get("sku_daily_end")
     if trained_end is None or ctx.as_of is None:
         return False
     days = (pd.Timestamp(ctx.as_of) - pd.Timestamp(trained_end)).days
@@ -142,6 +218,8 @@ def _new_data_reason(ctx, facts: dict, out: dict, reasons: list[str]) -> bool:
             )
         )
         return True
+    reasons.append(ctx.t(f"训练后新数据 {max(days, 0)} 天 (< {NEW_DATA_DAYS})",
+                         f"{max(days, 0)} days of data since training (< {NEW_DATA_DAYS})"))  # fmt: skip
     return False
 
 
@@ -186,16 +264,21 @@ def monitor(names: list[str] | None = None, dataset: str | None = None, lang: st
     settings = settings or get_settings()
     tracking.configure(settings)
     paths = settings.dataset(dataset or settings.default_dataset)
-    specs = decisions.in_dependency_order(names) if names else decisions.all_specs()
+    specs = [s for s in decisions.in_dependency_order(names) if s.name in names] if names else decisions.all_specs()
     cache: dict[str, Any] = {}
     verdicts, sections, skipped = [], [], []
     for spec in specs:
         try:
-            ctx = build.context(spec, paths, settings, lang, cache)
-            facts = card.run_facts(ctx.model_name, ctx.version)
-            verdict = assess(ctx, facts)
+            with h.quiet_glyphs():
+                ctx = build.context(spec, paths, settings, lang, cache)
+                facts = card.run_facts(ctx.model_name, ctx.version)
+                verdict = assess(ctx, facts)
         except runner.DecisionUnavailable as err:
             skipped.append(f"{spec.name}: {err}")
+            continue
+        except Exception as err:  # a stale champion (pickled by older code) must not stop the other decisions
+            logger.exception("monitoring %s failed", spec.name)
+            skipped.append(f"{spec.name}: monitoring failed ({type(err).__name__}: {str(err)[:200]}); retrain it")
             continue
         section = _section(verdict, ctx)
         log_verdict(verdict, ctx, h.page(f"monitor {spec.name}", "", section, lang))

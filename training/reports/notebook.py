@@ -1,7 +1,9 @@
-"""Small helpers the retraining notebooks share, so each notebook reads as the steps, not as plumbing.
+"""The steps every retraining notebook shares, so each notebook holds only what is particular to its decision.
 
-A notebook for a new decision is a copy of ``notebooks/ltv_retraining.py`` with the decision's name and its
-estimator parameters changed: every helper here works for any registered decision.
+``Retraining(decision, ...)`` walks one registered decision through what a data scientist does: look at the data
+(rows and time span per split), train through the same runner and champion gate as ``shopsense train``, compare
+the model with every baseline, record the gate's verdict (what the notebook test asserts), look at what drives
+the model (TreeSHAP) and at the ops action list of the version just trained. Works for any registered decision.
 """
 
 from __future__ import annotations
@@ -13,90 +15,129 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.settings import Settings
+from features.settings import get_settings
 from training import decisions, runner, tracking
-from training.decisions.spec import TrainOptions
+from training.decisions.spec import DecisionData, TrainOptions
 from training.runner import TrainResult
 
-
-def train_upstream(decision: str, dataset: str, settings: Settings) -> list[str]:
-    """Train every upstream decision that has no champion on ``dataset`` yet (what ``decision`` reads)."""
-    trained = []
-    for spec in decisions.in_dependency_order([decision])[:-1]:
-        if tracking.champion_version(tracking.registered_name(spec.name, dataset, settings)) is None:
-            result = runner.run_decision(spec.name, dataset, TrainOptions(), settings)
-            trained.append(f"{spec.name} v{result.version} @{result.alias}")
-    return trained
+TIME_COLUMNS = ("as_of", "ds", "review_ts")
+LABEL_COLUMNS = ("churned", "future_spend", "is_fake_verdict", "y")
+RESULTS = "notebook_result.json"
 
 
-def describe(decision: str, dataset: str, settings: Settings, options: TrainOptions) -> pd.DataFrame:
-    """Rows, time span and label summary per part of the decision's data (what you look at before training)."""
-    data = runner.prepare(decisions.get(decision), settings.dataset(dataset), settings, options)
-    rows = []
-    for role, part in data.parts.items():
-        row: dict[str, Any] = {"part": role, "rows": len(part)}
-        if "as_of" in part.columns and len(part):
-            row["from"], row["to"] = str(part["as_of"].min())[:10], str(part["as_of"].max())[:10]
-        for label in ("churned", "future_spend"):
-            if label in part.columns:
-                row[f"mean {label}"] = float(part[label].mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
+class Retraining:
+    """One decision's retraining session on one dataset (settings from the ``SHOPSENSE_*`` environment)."""
 
+    def __init__(self, decision: str, dataset: str = "synthetic", params: dict[str, Any] | None = None,
+                 seed: int = 42) -> None:  # fmt: skip
+        self.spec = decisions.get(decision)
+        self.dataset = dataset
+        self.settings = get_settings()
+        tracking.configure(self.settings)
+        self.options = TrainOptions(seed=seed, params=dict(params or {}))
+        self.result: TrainResult | None = None
+        self._data: DecisionData | None = None
 
-def comparison(result: TrainResult) -> pd.DataFrame:
-    """Model and every baseline on the same holdout: one row per model, one column per metric."""
-    return pd.DataFrame({"model": result.metrics, **result.baselines}).T
+    @property
+    def name(self) -> str:
+        return tracking.registered_name(self.spec.name, self.dataset, self.settings)
 
+    def start(self) -> dict[str, Any]:
+        """Where runs go, the champion before this session, and upstream decisions trained now (missing ones)."""
+        before = tracking.champion_version(self.name)
+        trained = []
+        for spec in decisions.in_dependency_order([self.spec.name])[:-1]:
+            if tracking.champion_version(tracking.registered_name(spec.name, self.dataset, self.settings)) is None:
+                up = runner.run_decision(spec.name, self.dataset, TrainOptions(), self.settings)
+                trained.append(f"{spec.name} v{up.version} @{up.alias}")
+        return {"tracking": self.settings.tracking_uri, "champion_before": before, "upstream_trained_now": trained}
 
-def summary(result: TrainResult, checks: dict[str, bool] | None = None, allow_tie: bool = False) -> dict[str, Any]:
-    """What the notebook test asserts: the gate's verdict, and the model against its best baseline.
+    @property
+    def data(self) -> DecisionData:
+        """The decision's time-split rows (upstream outputs joined), loaded once."""
+        if self._data is None:
+            paths = self.settings.dataset(self.dataset)
+            self._data = runner.prepare(self.spec, paths, self.settings, self.options)
+        return self._data
 
-    ``allow_tie``: a model that may fall back to its baseline (tiering falls back to the handbook RFM rules when
-    K-means is less stable) must be at least as good as it, not strictly better.
-    """
-    metric, direction = result.extra["primary"]
-    gate = result.extra["gate"]
-    values = [b[metric] for b in result.baselines.values() if metric in b and np.isfinite(b[metric])]
-    best = (max(values) if direction == "higher" else min(values)) if values else None
-    model = float(result.metrics[metric])
-    checks = dict(checks or {})
-    if best is not None:
-        better = model > best if direction == "higher" else model < best
-        checks["beats_every_baseline" if not allow_tie else "at_least_every_baseline"] = bool(
-            better or (allow_tie and np.isclose(model, best))
-        )
-    return {
-        "decision": result.decision,
-        "metric": metric,
-        "direction": direction,
-        "model": model,
-        "best_baseline": best,
-        "alias": result.alias,
-        "new_score": gate["new_score"],
-        "champion_score_before": gate["champion_score"],
-        "checks": checks,
-    }
+    def describe(self) -> pd.DataFrame:
+        """Rows, time span and label mean per split: the split is by time, never random."""
+        rows = []
+        for role, part in self.data.parts.items():
+            row: dict[str, Any] = {"part": role, "rows": len(part)}
+            when = next((col for col in TIME_COLUMNS if col in part.columns), None)
+            if when is not None and len(part):
+                row["from"], row["to"] = str(part[when].min())[:10], str(part[when].max())[:10]
+            for label in LABEL_COLUMNS:
+                if label in part.columns:
+                    row[f"mean {label}"] = float(pd.to_numeric(part[label], errors="coerce").mean())
+            rows.append(row)
+        return pd.DataFrame(rows)
 
+    def train(self) -> pd.DataFrame:
+        """Fit, evaluate beside every baseline, log to MLflow, register, gate; the model and baselines side by side."""
+        self.result = runner.run_decision(self.spec.name, self.dataset, self.options, self.settings)
+        return pd.DataFrame({"model": self.result.metrics, **self.result.baselines}).T
 
-def write_summary(values: dict[str, Any], path: str | Path = "notebook_result.json") -> dict[str, Any]:
-    """Append this notebook's summary to ``path`` (read by tests/model/test_notebooks.py), keyed by decision."""
-    path = Path(path)
-    stored = json.loads(path.read_text()) if path.exists() else {}
-    stored[values["decision"]] = values
-    path.write_text(json.dumps(stored, indent=1))
-    return values
+    @property
+    def model(self) -> Any:
+        """The version this session trained (champion or challenger)."""
+        return tracking.load_model(self.result.model_name, self.result.version)
 
+    def verdict(self, must_beat: tuple[str, ...] | None = None, allow_tie: bool = False,
+                checks: dict[str, bool] | None = None) -> dict[str, Any]:  # fmt: skip
+        """The gate's verdict and the model against its baselines (``must_beat``: these, default all), saved to
+        ``notebook_result.json`` for the notebook test.
 
-def explanations(result: TrainResult, settings: Settings, rows: int = 500) -> pd.DataFrame | None:
-    """Global TreeSHAP importance of the version just trained on the latest rows (None: the model has no SHAP)."""
-    from training.reports import build, card
+        ``allow_tie``: a model that may fall back to its baseline (tiering falls back to the handbook RFM rules when
+        K-means is less stable) must be at least as good as it, not strictly better.
+        """
+        result = self.result
+        metric, direction = result.extra["primary"]
+        gate = result.extra["gate"]
+        model = float(result.metrics[metric])
+        chosen = {k: v for k, v in result.baselines.items() if must_beat is None or k in must_beat}
+        values = {k: float(b[metric]) for k, b in chosen.items() if metric in b and np.isfinite(b[metric])}
+        checks = dict(checks or {})
+        for name, value in values.items():
+            better = model > value if direction == "higher" else model < value
+            checks[f"beats_{name}"] = bool(better or (allow_tie and np.isclose(model, value)))
+        summary = {
+            "decision": result.decision, "metric": metric, "direction": direction, "model": model,
+            "baselines": values, "alias": result.alias, "version": result.version,
+            "new_score": gate["new_score"], "champion_score_before": gate["champion_score"], "checks": checks,
+        }  # fmt: skip
+        path = Path(RESULTS)
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**stored, result.decision: summary}, indent=1))
+        return summary
 
-    spec = decisions.get(result.decision)
-    hooks = spec.report
-    if hooks is None or hooks.contributions is None:
-        return None
-    ctx = build.context(spec, settings.dataset(result.dataset), settings, "en", {})
-    model = tracking.load_model(result.model_name, result.version)
-    contributions, values = hooks.contributions(model, card.sample(ctx.latest, rows))
-    return card.importance(contributions, values).head(10)
+    def context(self, lang: str = "en") -> Any:
+        """The report context (latest rows, upstream joined) of the version this session trained."""
+        from training.reports import build
+
+        paths = self.settings.dataset(self.dataset)
+        return build.context(self.spec, paths, self.settings, lang, {}, version=self.result.version)
+
+    def drivers(self, rows: int = 500) -> pd.DataFrame | None:
+        """Global TreeSHAP importance on the latest rows (None: the model has no tree to explain)."""
+        from training.reports import card
+
+        hooks = self.spec.report
+        if hooks is None or hooks.contributions is None:
+            return None
+        ctx = self.context()
+        contributions, values = hooks.contributions(ctx.model, card.sample(ctx.latest, rows))
+        if not len(contributions):
+            return None
+        table = card.importance(contributions, values).head(10)
+        return table.assign(label=[ctx.label(f) for f in table["feature"]])
+
+    def actions(self, lang: str = "en") -> Any:
+        """The ops action list of this version, as the report shows it (rendered HTML in a notebook)."""
+        from IPython.display import HTML
+
+        hooks = self.spec.report
+        if hooks is None or hooks.actions is None:
+            return None
+        return HTML(hooks.actions(self.context(lang)).body)

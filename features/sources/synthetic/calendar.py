@@ -10,25 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from lunardate import LunarDate
 
 from features.sources.synthetic.config import SynthConfig
 from features.sources.synthetic.vocab import CATEGORIES
 
 logger = logging.getLogger(__name__)
 
-# 春节 (first day of the lunar new year); hard-coded because the lunar calendar is not arithmetic.
+# 春节 (first day of the lunar new year) from a maintained lunisolar calendar, for any start date 1970-2099.
 SPRING_FESTIVAL: dict[int, str] = {
-    2020: "2020-01-25",
-    2021: "2021-02-12",
-    2022: "2022-02-01",
-    2023: "2023-01-22",
-    2024: "2024-02-10",
-    2025: "2025-01-29",
-    2026: "2026-02-17",
-    2027: "2027-02-06",
-    2028: "2028-01-26",
-    2029: "2029-02-13",
-    2030: "2030-02-03",
+    year: LunarDate(year, 1, 1).to_solar_date().isoformat() for year in range(1970, 2100)
 }
 
 # Monday .. Sunday: weekends a little busier, mid-week a little quieter.

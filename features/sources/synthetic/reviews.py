@@ -11,6 +11,10 @@ from features.sources.synthetic.text import genuine_texts
 
 DAY = 86_400
 HOUR = 3_600
+#: Genuine reviews posted from a device several accounts use (a family tablet, an office or shop phone, a second-hand
+#: handset): device sharing alone is not proof of a ring.
+SHARED_DEVICE_SHARE = 0.02
+ACCOUNTS_PER_SHARED_DEVICE = 4
 
 
 def genuine_reviews(sim: SimResult, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -35,9 +39,12 @@ def genuine_reviews(sim: SimResult, rng: np.random.Generator) -> dict[str, np.nd
     device = sim.pop.pii[c.DEVICE_ID][user]
     other = np.flatnonzero(rng.random(len(idx)) >= 0.9)  # posted from a second phone or a tablet
     device[other] = device_ids(rng, len(other))
+    text = genuine_texts(rng, rating, sim.cat.category[sku], late_i, defect, wrong)
+    shared = np.flatnonzero(rng.random(len(idx)) < SHARED_DEVICE_SHARE)
+    pool = device_ids(rng, max(1, len(shared) // ACCOUNTS_PER_SHARED_DEVICE))
+    device[shared] = rng.choice(pool, len(shared))
     return {
-        "user": user, "sku": sku, "order": o[idx], "t": t, "rating": rating,
-        "text": genuine_texts(rng, rating, sim.cat.category[sku], late_i, defect, wrong), "device": device,
+        "user": user, "sku": sku, "order": o[idx], "t": t, "rating": rating, "text": text, "device": device,
         "late_days": late_i,
     }  # fmt: skip
 

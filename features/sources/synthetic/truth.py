@@ -118,6 +118,15 @@ def demand_truth(sim: SimResult, sku_ids: np.ndarray) -> pd.DataFrame:
     )  # fmt: skip
 
 
+def _tactics(camp: dict[str, np.ndarray]) -> np.ndarray:
+    """Comma-separated evasion tactics per campaign ("" for a careless one)."""
+    names = [k for k in camp if k.startswith("tactic_")]
+    return np.array(
+        [",".join(k.removeprefix("tactic_") for k in names if camp[k][i]) for i in range(len(camp["sku"]))],
+        dtype=object,
+    )
+
+
 def fraud_truth(fraud: Fraud, keys: Keys, n_genuine_orders: int, start_ns: int) -> dict[str, pd.DataFrame]:
     """Campaigns (boost or attack) and the brushing orders behind verified-looking fake reviews."""
     camp = fraud.campaigns
@@ -126,7 +135,7 @@ def fraud_truth(fraud: Fraud, keys: Keys, n_genuine_orders: int, start_ns: int) 
         {
             tc.CAMPAIGN_ID: campaign_ids, tc.CAMPAIGN_KIND: camp["kind"], c.SKU_ID: keys.sku[camp["sku"]],
             tc.START_AT: timestamps(start_ns, camp["start_t"]), tc.N_REVIEWS: camp["n_reviews"].astype(np.int64),
-            tc.RING_ID: camp["ring"].astype(np.int64),
+            tc.RING_ID: camp["ring"].astype(np.int64), tc.TACTICS: _tactics(camp),
         }
     )  # fmt: skip
     b = fraud.brushing

@@ -32,6 +32,7 @@ LATE_DAYS = "late_days"
 START_AT = "start_at"
 N_REVIEWS = "n_reviews"
 RING_ID = "ring_id"
+TACTICS = "tactics"  # evasion tactics of a campaign, comma-separated (fraud.TACTIC_SHARE)
 
 # truth/demand
 TRUE_DEMAND = "true_demand"
