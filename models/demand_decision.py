@@ -8,6 +8,7 @@ training snapshot. Ids the model never saw are answered ``unknown_sku``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ OK, UNKNOWN = "ok", "unknown_sku"
 KNOWN = "known"  # features.store.layout.KNOWN (not imported here: that module loads Feast)
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
+PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
 SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "days_since_sale", "abc", "xyz")
 
 
@@ -141,17 +143,33 @@ class DemandDecision:
     def _policies(self, ids: list[str], service_level: float | None, stock, lookup) -> dict[str, dict]:
         if not ids:
             return {}
-        h = max(self.forecaster.h, 28) if self.forecaster.freq == "D" else self.forecaster.h
-        grid = self.forecaster.predict(h=h, ids=ids, quantiles=GRID)
-        cols = [quantile_column(q) for q in GRID]
-        current = self._stock(ids, stock, lookup)
-        rng = np.random.default_rng(self.policy.seed)
-        out = {}
-        for sku, g in grid.groupby(c.UNIQUE_ID, sort=False):
-            out[str(sku)] = self._one_policy(str(sku), g, cols, current.loc[str(sku)], service_level, rng)
-        return out
+        plans = self._plans(ids, service_level)
+        current = self._stock(list(plans), stock, lookup)
+        return {sku: self._one_policy(sku, plan, current.loc[sku]) for sku, plan in plans.items()}
 
-    def _one_policy(self, sku, g, cols, current, service_level, rng) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_plan_cache"}  # a cache, never part of the model
+
+    def _plans(self, ids: list[str], service_level: float | None) -> dict[str, dict]:
+        """The stock-independent part of each SKU's policy, computed once per SKU and service level.
+
+        Why: the served model never changes after training, while simulating the lead-time demand distribution costs
+        hundreds of milliseconds per SKU; a request then only adds its on-hand / on-order arithmetic. Each SKU draws
+        from its own seeded stream, so an answer does not depend on which other SKUs share the request.
+        """
+        cache: dict[tuple[str, float | None], dict] = self.__dict__.setdefault("_plan_cache", {})
+        missing = [i for i in dict.fromkeys(ids) if (i, service_level) not in cache]
+        if missing:
+            if len(cache) + len(missing) > PLAN_CACHE_MAX:
+                cache.clear()  # bounded: distinct service-level overrides cannot grow memory without end
+            h = max(self.forecaster.h, 28) if self.forecaster.freq == "D" else self.forecaster.h
+            grid = self.forecaster.predict(h=h, ids=missing, quantiles=GRID)
+            cols = [quantile_column(q) for q in GRID]
+            for sku, g in grid.groupby(c.UNIQUE_ID, sort=False):
+                cache[(str(sku), service_level)] = self._plan(str(sku), g, cols, service_level)
+        return {i: cache[(i, service_level)] for i in ids if (i, service_level) in cache}
+
+    def _plan(self, sku: str, g: pd.DataFrame, cols: list[str], service_level: float | None) -> dict:
         snap = self.snapshot.loc[sku] if sku in self.snapshot.index else pd.Series(dtype=object)
         abc = str(snap.get("abc", "C"))
         sl = float(service_level) if service_level is not None else float(self.policy.service_levels[abc])
@@ -159,12 +177,18 @@ class DemandDecision:
         period = FREQS[self.forecaster.freq].period_days
         if period > 1:  # monthly/weekly forecasts: a lead time of days is whole periods, at least one
             leads = np.maximum(np.ceil(leads / period), 1.0)
+        rng = np.random.default_rng([self.policy.seed, zlib.crc32(sku.encode("utf-8"))])
         pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, self.policy, rng)
         daily = g[MEAN].to_numpy("float64")
         base = normal_policy(
             float(daily.mean()), float(snap.get("std_daily", 0.0) or 0.0), float(leads.mean()), float(leads.std()), sl,
             self.policy.cycle_days,
         )  # fmt: skip
+        return {"snap": snap, "abc": abc, "sl": sl, "leads": leads, "pol": pol, "daily": daily, "base": base,
+                "cold_start": bool(g["cold_start"].iat[0])}  # fmt: skip
+
+    def _one_policy(self, sku: str, plan: dict, current: pd.Series) -> dict:
+        snap, pol, daily, leads = plan["snap"], plan["pol"], plan["daily"], plan["leads"]
         on_hand, on_order = _num(current.get("on_hand")), _num(current.get("on_order")) or 0.0
         qty = (
             order_quantity(pol["reorder_point"], pol["order_up_to"], on_hand, on_order) if on_hand is not None else None
@@ -180,17 +204,17 @@ class DemandDecision:
         )  # fmt: skip
         mean_sales = _num(snap.get("mean_daily")) or 0.0
         return {
-            "cold_start": bool(g["cold_start"].iat[0]),
-            "abc_class": abc,
+            "cold_start": plan["cold_start"],
+            "abc_class": plan["abc"],
             "xyz_class": str(snap.get("xyz", "Z")),
-            "service_level": sl,
+            "service_level": plan["sl"],
             "lead_time_mean_days": round(float(leads.mean()), 2),
             "lead_time_std_days": round(float(leads.std()), 2),
             "mean_daily_forecast": round(float(daily.mean()), 4),
             "safety_stock": round(pol["safety_stock"], 2),
             "reorder_point": round(pol["reorder_point"], 2),
             "order_up_to": round(pol["order_up_to"], 2),
-            "normal_formula_reorder_point": round(base["reorder_point"], 2),
+            "normal_formula_reorder_point": round(plan["base"]["reorder_point"], 2),
             "on_hand": on_hand,
             "on_order": on_order,
             "order_quantity": qty,

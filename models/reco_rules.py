@@ -38,12 +38,20 @@ REASONS: dict[str, tuple[str, str]] = {
     "promotion": ("促销中: {category}", "On promotion in {category}"),
     "new": ("新品上架: {category}", "New arrival in {category}"),
 }
+#: The same reasons for an item whose category the shop never gave (``unknown``): no category in the sentence.
+REASONS_NO_CATEGORY: dict[str, tuple[str, str]] = {
+    "popularity": ("本周热销", "Top seller this week"),
+    "promotion": ("促销中", "On promotion"),
+    "new": ("新品上架", "New arrival"),
+}
+UNKNOWN_CATEGORIES = ("", "unknown", "None", "nan")
 
 
 def reason(source: str, **values: object) -> tuple[str, str]:
     """The zh and en reason for a source, filled with the anchor item, a count or a category."""
-    zh, en = REASONS[source]
     values = {"anchor": "", "n": "", "category": "", **values}
+    no_category = str(values["category"]) in UNKNOWN_CATEGORIES and source in REASONS_NO_CATEGORY
+    zh, en = REASONS_NO_CATEGORY[source] if no_category else REASONS[source]
     return zh.format(**values), en.format(**values)
 
 

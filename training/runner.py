@@ -16,6 +16,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 
 from features.settings import DatasetPaths, Settings, get_settings
 from models.decision import DecisionModel, join_upstream
@@ -125,13 +126,14 @@ def run_decision(
     tracking.experiment(spec.name, paths.name, settings)
     with mlflow.start_run(run_name=f"{spec.name}-{paths.name}") as run:
         _log_run(spec, data, evaluation, options, settings)
-        info = _log_model(spec, model, data, registered)
+        example = _input_example(spec, model, data)
+        info = _log_model(spec, model, data, registered, example)
         new_score = spec.score(model, data)
         gate = tracking.gate_alias(
             registered,
             str(info.registered_model_version),
             new_score,
-            lambda version: spec.score(tracking.load_model(registered, version), data),
+            lambda version: champion_score(spec, tracking.load_model(registered, version), data, example),
             higher_is_better=spec.higher_is_better,
         )
         mlflow.set_tags({"alias": gate.alias, "registered_version": gate.version})
@@ -187,15 +189,33 @@ def _relative(lineage: dict[str, Any], root: Path) -> dict[str, Any]:
     return out
 
 
-def _log_model(spec: DecisionSpec, model: DecisionModel, data: DecisionData, registered: str):
-    """The pure model behind the generic pyfunc adapter, with a signature and a made-up input example."""
-    holdout = data.part(data.holdout)
+def champion_score(spec: DecisionSpec, champion: DecisionModel, data: DecisionData, example: pd.DataFrame) -> float:
+    """The current champion's score on the new holdout, once it has shown it still answers a request.
+
+    Why: a model pickled by older code can keep scoring through one path while its serving path fails on state the
+    code gained since (a recommender without a newer retrieval field); such a champion must yield, not win the gate.
+    Any exception here makes it yield (``tracking.gate_alias``).
+    """
+    champion.decide(example, **spec.decide_params)
+    return spec.score(champion, data)
+
+
+def _upstream_columns(spec: DecisionSpec, holdout: pd.DataFrame) -> list[str]:
     upstream = [c for dep in decisions.in_dependency_order(spec.depends_on) for c in dep.provides]
-    upstream = [c for c in dict.fromkeys(upstream) if c in holdout.columns]
+    return [c for c in dict.fromkeys(upstream) if c in holdout.columns]
+
+
+def _input_example(spec: DecisionSpec, model: DecisionModel, data: DecisionData) -> pd.DataFrame:
+    """A made-up request the model must answer (logged with it, and put to the champion at the gate)."""
     if spec.input_example is not None:
-        example = spec.input_example(model, data)
-    else:
-        example = pyfunc.input_example(holdout, [*model.feature_names, *upstream])
+        return spec.input_example(model, data)
+    holdout = data.part(data.holdout)
+    return pyfunc.input_example(holdout, [*model.feature_names, *_upstream_columns(spec, holdout)])
+
+
+def _log_model(spec: DecisionSpec, model: DecisionModel, data: DecisionData, registered: str, example: pd.DataFrame):
+    """The pure model behind the generic pyfunc adapter, with a signature and a made-up input example."""
+    upstream = _upstream_columns(spec, data.part(data.holdout))
     signature = pyfunc.signature(example, set(upstream), spec.decide_params)
     return mlflow.pyfunc.log_model(
         name="model",

@@ -96,6 +96,35 @@ def test_worse_model_does_not_become_champion(trained) -> None:
     assert tracking.champion_version(tracking.registered_name("churn")) == trained["churn"].version
 
 
+def test_champion_that_scores_but_cannot_answer_yields(trained, monkeypatch) -> None:
+    """Code moved on under a pickled champion: its scoring path may still work while serving fails; it must yield."""
+    settings = trained["settings"]
+    real_load = tracking.load_model
+
+    class CannotAnswer:
+        def __init__(self, model) -> None:
+            self._model = model
+
+        def __getattr__(self, name: str):
+            return getattr(self._model, name)
+
+        def decide(self, *args, **kwargs):
+            raise AttributeError("'Retrieval' object has no attribute 'last_baskets'")
+
+    def load(name: str, version: str):
+        model = real_load(name, version)
+        return CannotAnswer(model) if name == tracking.registered_name("churn") else model  # upstream answer
+
+    monkeypatch.setattr(tracking, "load_model", load)
+    options = TrainOptions(params={"n_estimators": 2, "num_leaves": 2, "early_stopping_rounds": None})
+    worse = runner.run_decision("churn", options=options, settings=settings)
+    name = tracking.registered_name("churn")
+    try:
+        assert worse.alias == "champion" and worse.metrics["roc_auc"] < trained["churn"].metrics["roc_auc"]
+    finally:  # the other tests read the first champion
+        mlflow.MlflowClient().set_registered_model_alias(name, "champion", trained["churn"].version)
+
+
 def test_churn_records_carry_upstream_value_and_tier(trained) -> None:
     """Value at risk is the LTV decision's value times the probability; the tier picks the recall action."""
     settings = trained["settings"]

@@ -65,3 +65,18 @@ def test_policy_reads_current_stock_from_the_online_store(trained) -> None:
     current = model._stock(ids, None, lookup)
     assert current.loc[ids[0], "on_hand"] == 12345.0 and current.loc[ids[0], "on_order"] == 7.0
     assert current.loc[ids[1], "on_hand"] != 1.0 or model.snapshot.loc[ids[1], "on_hand"] == 1.0
+
+
+def test_a_policy_does_not_depend_on_the_other_skus_of_the_request(trained) -> None:
+    """Each SKU simulates from its own seeded stream, and the stock-free part is computed once per SKU."""
+    import pickle
+
+    model = pickle.loads(pickle.dumps(trained["model"]))  # a fresh copy: no cached plans
+    ids = sorted(model.forecaster.history_len_.index)[:3]
+    alone = model.decide(pd.DataFrame(), sku_ids=[ids[2]], action="policy")[0]
+    together = model.decide(pd.DataFrame(), sku_ids=ids[::-1], action="policy")[0]
+    assert alone == together
+    assert len(model._plan_cache) == 3 and "_plan_cache" not in pickle.loads(pickle.dumps(model)).__dict__
+    stocked = model.decide(pd.DataFrame(), sku_ids=[ids[2]], action="policy", stock=[{"sku_id": ids[2], "on_hand": 0}])
+    assert stocked[0]["reorder_point"] == alone["reorder_point"] and stocked[0]["on_hand"] == 0
+    assert stocked[0]["order_quantity"] is not None and stocked[0]["order_quantity"] >= 0

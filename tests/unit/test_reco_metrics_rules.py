@@ -53,3 +53,11 @@ def test_rules_filter_stock_durables_diversity_and_slot_in_that_order() -> None:
     assert not {"s1", "s2", "s3", "s4"} & set(skus) and skus[1] == "s99" and applied["slot"] == "s99"
     assert [x.category for x in top[:7]].count("A") <= 3 + 1  # at most 3 A before the B items, then deferred As
     assert "stock_unknown" in top[2].badges and "stock_unknown" not in top[0].badges
+
+
+def test_a_reason_never_names_a_category_the_shop_did_not_give() -> None:
+    from models.reco_rules import reason
+
+    assert reason("popularity", category="美妆") == ("美妆 本周热销", "Top seller in 美妆 this week")
+    assert reason("popularity", category="unknown") == ("本周热销", "Top seller this week")
+    assert reason("new", category=None) == ("新品上架", "New arrival")
