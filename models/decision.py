@@ -16,6 +16,9 @@ import pandas as pd
 
 #: One decision for one entity: JSON-able values, nested lists of objects allowed (never JSON strings).
 Record = dict[str, Any]
+#: The online lookup's flag column (features.store.layout.KNOWN, not imported: that module loads Feast): False when
+#: the store holds no row for the id.
+KNOWN = "known"
 
 
 class FeatureLookup(Protocol):

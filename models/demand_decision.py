@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from models.decision import KNOWN
 from models.demand import FREQS, MEAN, DemandForecaster
 from models.forecast_metrics import quantile_column
 from models.inventory import (
@@ -30,7 +31,6 @@ from models.inventory import (
 )
 
 OK, UNKNOWN = "ok", "unknown_sku"
-KNOWN = "known"  # features.store.layout.KNOWN (not imported here: that module loads Feast)
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
+from models.decision import KNOWN
 
 logger = logging.getLogger(__name__)
 
 #: The online feature service holding the SKU view alone (keyed by ``sku_id``): its ``on_hand`` is the last
 #: closing stock the online store was materialized with, i.e. current on-hand at serving time.
 STOCK_SERVICE = "demand_v1"
-KNOWN = "known"  # features.store.layout.KNOWN (not imported here: that module loads Feast)
 Lookup = Callable[[str, Sequence[str]], pd.DataFrame]
 
 REASONS: dict[str, tuple[str, str]] = {

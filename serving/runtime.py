@@ -314,16 +314,8 @@ class Runtime:
 
 
 def _raw_reader(reader: Any) -> Any | None:
-    """The SQLite online table read directly (the reader's fast path), for lookups without a frame; None otherwise.
-
-    Its own read-only connection; same encoding and decoding as ``reader.get`` (features/store/sqlite_fast.py).
-    """
-    if not getattr(reader, "fast", False):
-        return None
-    from features.store.config import online_db_path
-    from features.store.sqlite_fast import SqliteFastPath
-
-    return SqliteFastPath(online_db_path(reader.paths), reader.store)
+    """The SQLite online table read directly (the reader's own fast path), for lookups without a frame; else None."""
+    return getattr(reader, "fast_path", None)
 
 
 def _resolve_arrays(plan: Plan, reader: Any) -> Plan:

@@ -62,6 +62,11 @@ class OnlineFeatureReader:
     def fast(self) -> bool:
         return self._fast is not None
 
+    @property
+    def fast_path(self) -> SqliteFastPath | None:
+        """The direct SQLite reader behind ``get`` (None unless ``fast``), for callers that want arrays, not frames."""
+        return self._fast
+
     def layout(self, service: str) -> ServiceLayout:
         """Keys, columns and dtypes of ``service`` (resolved against the registry once)."""
         if service not in self._layouts:

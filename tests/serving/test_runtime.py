@@ -68,6 +68,7 @@ def test_array_path_answers_as_the_frame_path_for_every_user(runtime, world) -> 
     for plan in frames.plans.values():
         plan.arrays = False
     cases = [("tiering", {}), ("churn", {"explain": False, "top_k": 3}), ("churn", {"explain": True, "top_k": 2})]
+    assert runtime._raw is not None  # the store's rows go straight into the block (the reader's own fast path)
     for decision, params in cases:
         assert runtime.plans[decision].arrays
         (fast,) = runtime.run(decision, [_job(ids, **params)])
