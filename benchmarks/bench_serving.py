@@ -176,12 +176,12 @@ def irreducible(runtime: Any, decision: str, user: str, seconds: float) -> dict[
                 else with_btyd_block(regressor.btyd_, x, names, regressor.btyd_horizon_days)
             )
             out[f"{served.decision} booster predict (1 row)"] = _timed(
-                lambda b=regressor.booster_, r=row: b.predict(r), seconds
+                lambda b=regressor.booster_, r=row: b.predict(r, num_threads=1), seconds
             )
         if classifier is not None:
             row = classifier.model_array(x)
             out[f"{served.decision} booster predict (1 row)"] = _timed(
-                lambda c=classifier, r=row: c.booster_.predict(r, raw_score=True), seconds
+                lambda c=classifier, r=row: c.booster_.predict(r, raw_score=True, num_threads=1), seconds
             )
     return out
 

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from models._lgbm import as_1d, booster_params, feature_matrix, require_frame, select_features
+from models._lgbm import as_1d, booster_params, feature_matrix, predict_threads, require_frame, select_features
 from models.btyd import BTYD_FEATURES, btyd_features, fit_btyd_or_none, upgrade_state, with_btyd_block
 from models.churn_baselines import (
     RECENCY,
@@ -228,7 +228,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Raw log-odds of the booster (before calibration); what the contributions sum to."""
-        return self.booster_.predict(self._matrix(X), raw_score=True)
+        matrix = self._matrix(X)
+        return self.booster_.predict(matrix, raw_score=True, num_threads=predict_threads(len(matrix)))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(churn). Monotone in the constrained features."""
@@ -243,7 +244,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
 
         About a thousand times the cost of ``predict``: call it for the rows you explain, not for batch scoring.
         """
-        phi = self.booster_.predict(self._matrix(X), pred_contrib=True)
+        matrix = self._matrix(X)
+        phi = self.booster_.predict(matrix, pred_contrib=True, num_threads=predict_threads(len(matrix)))
         return pd.DataFrame(phi, columns=[*self.model_features_, BIAS], index=X.index)
 
     def model_frame(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -264,9 +266,9 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
 
     def churn_probability(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated P(churn) per row of a :meth:`model_array` matrix (column 1 of :meth:`predict_proba`)."""
-        return self._calibrate(self.booster_.predict(matrix, raw_score=True))
+        return self._calibrate(self.booster_.predict(matrix, raw_score=True, num_threads=predict_threads(len(matrix))))
 
     def reasons_array(self, matrix: np.ndarray, top_k: int = 3) -> list[list[Reason]]:
         """:meth:`reasons` for the rows of a :meth:`model_array` matrix (TreeSHAP: opt-in, ~1000x a predict)."""
-        phi = self.booster_.predict(matrix, pred_contrib=True)[:, :-1]
+        phi = self.booster_.predict(matrix, pred_contrib=True, num_threads=predict_threads(len(matrix)))[:, :-1]
         return top_reasons_array(phi, matrix, list(self.model_features_), top_k)

@@ -443,7 +443,10 @@ class DemandForecaster:
 
         Unknown ids are left out (the caller reports them); quantiles are NB quantiles of each period's demand.
         """
-        pred = self.predict_mean(h, ids, exog)
+        return self.with_quantiles(self.predict_mean(h, ids, exog), quantiles)
+
+    def with_quantiles(self, pred: pd.DataFrame, quantiles: Sequence[float] | None = None) -> pd.DataFrame:
+        """``pred`` (a :meth:`predict_mean` frame) with each period's NB quantile columns added."""
         qs = tuple(quantiles or self.quantiles)
         alpha = pred[c.UNIQUE_ID].map(self.alpha_).fillna(self.pooled_alpha_).to_numpy("float64")
         values = _nb_quantiles(pred[MEAN].to_numpy("float64"), alpha, qs) if len(pred) else np.empty((0, len(qs)))

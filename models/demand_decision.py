@@ -2,6 +2,9 @@
 
 One fitted object answers both routes. It carries the forecaster (whose mlforecast state holds each SKU's recent
 history), each SKU's lead-time samples, ABC classes and a stock snapshot from training, so serving needs no lake.
+The served model never changes after training, so every known SKU's mean path and its policy at the default
+service level are computed once when the object is built (:meth:`DemandDecision.precompute`); a request slices
+them and adds its own quantile levels and stock arithmetic.
 Stock on hand and on order come, in this order, from the request, from the online ``sku`` features, or from the
 training snapshot. Ids the model never saw are answered ``unknown_sku``.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +21,7 @@ import pandas as pd
 
 from features import columns as c
 from models.decision import KNOWN
-from models.demand import FREQS, MEAN, DemandForecaster
+from models.demand import COLD, FREQS, MEAN, DemandForecaster
 from models.forecast_metrics import quantile_column
 from models.inventory import (
     GRID,
@@ -61,6 +65,43 @@ class DemandDecision:
         self.warnings = warnings
         self.feature_names: list[str] = []
         self.feature_service = FEATURE_SERVICE
+        self.paths_: dict[str, Any] | None = None
+        self.plans_: dict[str, dict] = {}
+
+    def precompute(self) -> DemandDecision:
+        """Store every known SKU's mean path over the policy horizon and its default-service-level policy.
+
+        Why: the recursive forecast costs tens of milliseconds per call (mlforecast builds the lags period by
+        period) and sampling a policy several more, while their inputs are fixed once training ends. Longer
+        horizons and explicit service levels still go through the forecaster and the sampler.
+        """
+        f = self.forecaster
+        ids = [str(i) for i in f.history_len_.index]
+        pred = f.predict_mean(h=self._plan_horizon(), ids=ids)
+        wide = pred.pivot(index=c.UNIQUE_ID, columns=c.DS, values=MEAN)
+        if len(wide) and not wide.isna().to_numpy().any():  # one shared calendar: every SKU ends on the same day
+            cold = pred.groupby(c.UNIQUE_ID)[COLD].first().reindex(wide.index)
+            self.paths_ = {"ids": pd.Index(wide.index.astype(str)), "ds": wide.columns.to_numpy(),
+                           "mean": wide.to_numpy("float64"), "cold": cold.to_numpy(bool)}  # fmt: skip
+        self.plans_ = self._compute_plans(ids, None)
+        return self
+
+    def _plan_horizon(self) -> int:
+        return max(self.forecaster.h, 28) if self.forecaster.freq == "D" else self.forecaster.h
+
+    def _means(self, ids: list[str], h: int) -> pd.DataFrame:
+        """Mean demand per SKU and period (a :meth:`DemandForecaster.predict_mean` frame), from the stored paths."""
+        paths = getattr(self, "paths_", None)  # models pickled before precompute existed have none
+        if paths is None or h > paths["mean"].shape[1]:
+            return self.forecaster.predict_mean(h, ids)
+        rows = paths["ids"].get_indexer(ids)
+        rows = rows[rows >= 0]
+        return pd.DataFrame({
+            c.UNIQUE_ID: np.repeat(paths["ids"].to_numpy()[rows], h),
+            c.DS: np.tile(paths["ds"][:h], len(rows)),
+            MEAN: paths["mean"][rows, :h].ravel(),
+            COLD: np.repeat(paths["cold"][rows], h),
+        })  # fmt: skip
 
     # ---- entry point ---------------------------------------------------------------------------------------
     def decide(
@@ -101,7 +142,7 @@ class DemandDecision:
         if not ids:
             return {}
         qs = [float(v) / 100 for v in levels] if levels else list(self.forecaster.quantiles)
-        pred = self.forecaster.predict(h=horizon, ids=ids, quantiles=qs)
+        pred = self.forecaster.with_quantiles(self._means(ids, horizon or self.forecaster.h), qs)
         out = {}
         for sku, g in pred.groupby(c.UNIQUE_ID, sort=False):
             periods = [
@@ -151,44 +192,64 @@ class DemandDecision:
         return {k: v for k, v in self.__dict__.items() if k != "_plan_cache"}  # a cache, never part of the model
 
     def _plans(self, ids: list[str], service_level: float | None) -> dict[str, dict]:
-        """The stock-independent part of each SKU's policy, computed once per SKU and service level.
+        """The stock-independent part of each SKU's policy: stored for the default service levels, else cached.
 
-        Why: the served model never changes after training, while simulating the lead-time demand distribution costs
-        hundreds of milliseconds per SKU; a request then only adds its on-hand / on-order arithmetic. Each SKU draws
-        from its own seeded stream, so an answer does not depend on which other SKUs share the request.
+        Each SKU draws from its own seeded stream, so an answer does not depend on which other SKUs share the
+        request, nor on whether it was stored at training or computed now.
         """
+        stored = getattr(self, "plans_", {}) if service_level is None else {}
         cache: dict[tuple[str, float | None], dict] = self.__dict__.setdefault("_plan_cache", {})
-        missing = [i for i in dict.fromkeys(ids) if (i, service_level) not in cache]
+        missing = [i for i in dict.fromkeys(ids) if i not in stored and (i, service_level) not in cache]
         if missing:
             if len(cache) + len(missing) > PLAN_CACHE_MAX:
                 cache.clear()  # bounded: distinct service-level overrides cannot grow memory without end
-            h = max(self.forecaster.h, 28) if self.forecaster.freq == "D" else self.forecaster.h
-            grid = self.forecaster.predict(h=h, ids=missing, quantiles=GRID)
-            cols = [quantile_column(q) for q in GRID]
-            for sku, g in grid.groupby(c.UNIQUE_ID, sort=False):
-                cache[(str(sku), service_level)] = self._plan(str(sku), g, cols, service_level)
-        return {i: cache[(i, service_level)] for i in ids if (i, service_level) in cache}
+            for sku, plan in self._compute_plans(missing, service_level).items():
+                cache[(sku, service_level)] = plan
+        out = {}
+        for i in ids:
+            plan = stored.get(i) or cache.get((i, service_level))
+            if plan is not None:
+                out[i] = plan
+        return out
+
+    def _compute_plans(self, ids: list[str], service_level: float | None) -> dict[str, dict]:
+        """Each SKU's policy from its daily quantile grid over the policy horizon (a few ms of sampling per SKU)."""
+        if not ids:
+            return {}
+        grid = self.forecaster.with_quantiles(self._means(ids, self._plan_horizon()), GRID)
+        cols = [quantile_column(q) for q in GRID]
+        return {
+            str(sku): self._plan(str(sku), g, cols, service_level) for sku, g in grid.groupby(c.UNIQUE_ID, sort=False)
+        }
 
     def _plan(self, sku: str, g: pd.DataFrame, cols: list[str], service_level: float | None) -> dict:
-        snap = self.snapshot.loc[sku] if sku in self.snapshot.index else pd.Series(dtype=object)
+        snap = self.snapshot.loc[sku].to_dict() if sku in self.snapshot.index else {}
         abc = str(snap.get("abc", "C"))
         sl = float(service_level) if service_level is not None else float(self.policy.service_levels[abc])
         leads = self.lead_times.get(sku, self.pooled_lead)
-        period = FREQS[self.forecaster.freq].period_days
-        if period > 1:  # monthly/weekly forecasts: a lead time of days is whole periods, at least one
+        period = self._period_days()
+        policy = self.policy
+        if period > 1:  # monthly/weekly forecasts: lead times, order cycle and review in whole periods, at least one
             leads = np.maximum(np.ceil(leads / period), 1.0)
-        rng = np.random.default_rng([self.policy.seed, zlib.crc32(sku.encode("utf-8"))])
-        pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, self.policy, rng)
+            policy = replace(policy, cycle_days=max(policy.cycle_days / period, 1.0),
+                             review_days=max(policy.review_days / period, 1.0))  # fmt: skip
+        rng = np.random.default_rng([policy.seed, zlib.crc32(sku.encode("utf-8"))])
+        pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, policy, rng)
         daily = g[MEAN].to_numpy("float64")
         base = normal_policy(
             float(daily.mean()), float(snap.get("std_daily", 0.0) or 0.0), float(leads.mean()), float(leads.std()), sl,
-            self.policy.cycle_days,
+            policy.cycle_days,
         )  # fmt: skip
         return {"snap": snap, "abc": abc, "sl": sl, "leads": leads, "pol": pol, "daily": daily, "base": base,
                 "cold_start": bool(g["cold_start"].iat[0])}  # fmt: skip
 
+    def _period_days(self) -> float:
+        return FREQS[self.forecaster.freq].period_days
+
     def _one_policy(self, sku: str, plan: dict, current: pd.Series) -> dict:
-        snap, pol, daily, leads = plan["snap"], plan["pol"], plan["daily"], plan["leads"]
+        """The answer for one SKU; ``plan`` works in forecast periods, the answer speaks in days."""
+        snap, pol, daily, period = plan["snap"], plan["pol"], plan["daily"], self._period_days()
+        lead_days = plan["leads"] * period
         on_hand, on_order = _num(current.get("on_hand")), _num(current.get("on_order")) or 0.0
         qty = (
             order_quantity(pol["reorder_point"], pol["order_up_to"], on_hand, on_order) if on_hand is not None else None
@@ -196,8 +257,8 @@ class DemandDecision:
         warns = (
             inventory_warnings(
                 on_hand=on_hand, on_order=on_order, reorder_point=pol["reorder_point"], daily_mean=daily,
-                lead_time_days=float(leads.mean()), days_since_sale=_num(snap.get("days_since_sale")),
-                params=self.warnings,
+                lead_time_days=float(lead_days.mean()), days_since_sale=_num(snap.get("days_since_sale")),
+                params=self.warnings, period_days=period,
             )
             if on_hand is not None
             else []
@@ -208,9 +269,9 @@ class DemandDecision:
             "abc_class": plan["abc"],
             "xyz_class": str(snap.get("xyz", "Z")),
             "service_level": plan["sl"],
-            "lead_time_mean_days": round(float(leads.mean()), 2),
-            "lead_time_std_days": round(float(leads.std()), 2),
-            "mean_daily_forecast": round(float(daily.mean()), 4),
+            "lead_time_mean_days": round(float(lead_days.mean()), 2),
+            "lead_time_std_days": round(float(lead_days.std()), 2),
+            "mean_daily_forecast": round(float(daily.mean()) / period, 4),
             "safety_stock": round(pol["safety_stock"], 2),
             "reorder_point": round(pol["reorder_point"], 2),
             "order_up_to": round(pol["order_up_to"], 2),
@@ -218,7 +279,7 @@ class DemandDecision:
             "on_hand": on_hand,
             "on_order": on_order,
             "order_quantity": qty,
-            "turnover_days": _round(turnover_days(on_hand, mean_sales)) if on_hand is not None else None,
+            "turnover_days": _round(turnover_days(on_hand, mean_sales / period)) if on_hand is not None else None,
             "warnings": warns,
         }
 

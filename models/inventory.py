@@ -257,19 +257,22 @@ def inventory_warnings(
     lead_time_days: float,
     days_since_sale: float | None,
     params: WarningParams = WarningParams(),
+    period_days: float = 1.0,
 ) -> list[dict]:
     """Stockout risk, overstock and slow-moving warnings for one SKU, each with its reason (en + zh) and numbers.
 
     Stockout risk: the projected inventory position (on hand + on order - cumulative mean forecast) falls below
     the reorder point within the lead time. Overstock: days of cover above ``overstock_days``. Slow-moving: stock
-    on hand and no sale for ``slow_moving_days`` or more.
+    on hand and no sale for ``slow_moving_days`` or more. ``daily_mean`` holds one mean per forecast period of
+    ``period_days`` days (monthly data: 30.4); every figure in the reasons is in days.
     """
     out: list[dict] = []
-    demand = np.asarray(_extend(np.asarray(daily_mean, dtype="float64")[:, None], int(max(lead_time_days, 1)) + 1))
+    lead_periods = lead_time_days / period_days
+    demand = np.asarray(_extend(np.asarray(daily_mean, dtype="float64")[:, None], int(max(lead_periods, 1)) + 1))
     projected = on_hand + on_order - np.cumsum(demand[:, 0])
     below = np.flatnonzero(projected < reorder_point)
-    if len(below) and below[0] <= lead_time_days:
-        day = int(below[0])
+    if len(below) and below[0] <= lead_periods:
+        day = round(int(below[0]) * period_days)
         out.append(
             _warning(
                 "stockout_risk",
@@ -282,7 +285,7 @@ def inventory_warnings(
                 lead_time_days=lead_time_days,
             )
         )
-    mean = float(np.mean(daily_mean)) if len(daily_mean) else 0.0
+    mean = float(np.mean(daily_mean)) / period_days if len(daily_mean) else 0.0
     cover = on_hand / mean if mean > 0 else (np.inf if on_hand > 0 else 0.0)
     if cover > params.overstock_days:
         cover_txt = "no expected demand" if np.isinf(cover) else f"{cover:.0f} days of cover"

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from models import metrics
-from models._lgbm import as_1d, booster_params, feature_matrix, require_frame, select_features
+from models._lgbm import as_1d, booster_params, feature_matrix, predict_threads, require_frame, select_features
 from models.btyd import (
     BTYD_FEATURES,
     BgNbdGammaGamma,
@@ -96,14 +96,15 @@ class LtvRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected future spend per row, >= 0."""
-        pred = self.booster_.predict(self._matrix(X))
+        matrix = self._matrix(X)
+        pred = self.booster_.predict(matrix, num_threads=predict_threads(len(matrix)))
         return np.clip(pred, 0.0, None)
 
     def predict_array(self, x: np.ndarray) -> np.ndarray:
         """:meth:`predict` on a float64 array whose columns are ``feature_names_`` in order (the serving path)."""
         if self.btyd_ is not None:
             x = with_btyd_block(self.btyd_, x, tuple(self.feature_names_), self.btyd_horizon_days)
-        return np.clip(self.booster_.predict(x), 0.0, None)
+        return np.clip(self.booster_.predict(x, num_threads=predict_threads(len(x))), 0.0, None)
 
 
 class CarriedForwardLtv(RegressorMixin, BaseEstimator):

@@ -73,10 +73,28 @@ def test_a_policy_does_not_depend_on_the_other_skus_of_the_request(trained) -> N
 
     model = pickle.loads(pickle.dumps(trained["model"]))  # a fresh copy: no cached plans
     ids = sorted(model.forecaster.history_len_.index)[:3]
+    stored = model.decide(pd.DataFrame(), sku_ids=[ids[2]], action="policy")[0]
+    assert not model.__dict__.get("_plan_cache")  # the default service levels were planned at training
+    model.plans_ = {}  # now computed per request instead
     alone = model.decide(pd.DataFrame(), sku_ids=[ids[2]], action="policy")[0]
     together = model.decide(pd.DataFrame(), sku_ids=ids[::-1], action="policy")[0]
-    assert alone == together
+    assert stored == alone == together
     assert len(model._plan_cache) == 3 and "_plan_cache" not in pickle.loads(pickle.dumps(model)).__dict__
     stocked = model.decide(pd.DataFrame(), sku_ids=[ids[2]], action="policy", stock=[{"sku_id": ids[2], "on_hand": 0}])
     assert stocked[0]["reorder_point"] == alone["reorder_point"] and stocked[0]["on_hand"] == 0
     assert stocked[0]["order_quantity"] is not None and stocked[0]["order_quantity"] >= 0
+
+
+def test_stored_paths_answer_what_the_recursive_forecast_would(trained) -> None:
+    """Mean paths are stored at training and sliced per request; past their horizon the forecaster runs again."""
+    import pickle
+
+    model = pickle.loads(pickle.dumps(trained["model"]))
+    stored_h = model.paths_["mean"].shape[1]
+    ids = sorted(model.forecaster.history_len_.index)[:4]
+    ask = {"sku_ids": ids, "horizon": 7, "levels": [10, 50, 97.5]}
+    sliced = model.decide(pd.DataFrame(), **ask)
+    longer = model.decide(pd.DataFrame(), sku_ids=ids[:1], horizon=stored_h + 3)
+    model.paths_ = None
+    assert model.decide(pd.DataFrame(), **ask) == sliced
+    assert len(longer[0]["periods"]) == stored_h + 3

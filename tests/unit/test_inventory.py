@@ -103,6 +103,17 @@ def test_warnings_carry_reasons_and_numbers() -> None:
     assert healthy == []
 
 
+def test_monthly_forecasts_are_reported_in_days() -> None:
+    """30 units a month is about one a day: 100 units is ~101 days of cover, and a month's lead time is 30 days."""
+    monthly = inventory_warnings(
+        on_hand=100, on_order=0, reorder_point=50, daily_mean=[30.0] * 12, lead_time_days=30.4, days_since_sale=3,
+        period_days=30.4,
+    )  # fmt: skip
+    assert [w["code"] for w in monthly] == ["stockout_risk", "overstock"]
+    assert monthly[0]["numbers"]["days_to_reorder_point"] == 30 and monthly[0]["numbers"]["lead_time_days"] == 30.4
+    assert monthly[1]["numbers"]["days_of_cover"] == pytest.approx(101.33, abs=0.01)
+
+
 def test_replay_by_hand() -> None:
     demand = np.array([[3.0], [3.0], [3.0], [3.0], [3.0], [3.0]])
     rop = np.full((6, 1), 4.0)
