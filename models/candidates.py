@@ -20,6 +20,9 @@ from models.reco_inputs import Matrices
 
 logger = logging.getLogger(__name__)
 
+#: Largest item-KNN similarity matrix also kept dense for scoring (2,000 items: 16 MB).
+DENSE_SIM_BYTES = 32 * 2**20
+
 
 def cf_universe(m: Matrices, min_buyers: int, max_items: int) -> np.ndarray:
     """Item positions with at least ``min_buyers`` interacting users, most interacted first, at most ``max_items``."""
@@ -75,6 +78,26 @@ def popularity_scores(m: Matrices, window_days: float, mask: np.ndarray | None =
     return recent_buyers + 1e-6 * m.buyers()
 
 
+def row_entries(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``indptr``, ``indices`` and ``data`` of ``matrix[rows]`` (CSR), sliced from the arrays without scipy's
+    fancy indexing: its checks cost more than the rows themselves for a one-user request."""
+    rows = np.asarray(rows, dtype="int64")
+    if len(rows) == 1:  # the one-user request: a plain slice
+        lo, hi = matrix.indptr[rows[0]], matrix.indptr[rows[0] + 1]
+        return np.array([0, hi - lo], dtype=matrix.indptr.dtype), matrix.indices[lo:hi], matrix.data[lo:hi]
+    starts, counts = matrix.indptr[rows], matrix.indptr[rows + 1] - matrix.indptr[rows]
+    indptr = np.zeros(len(rows) + 1, dtype=matrix.indptr.dtype)
+    np.cumsum(counts, out=indptr[1:])
+    take = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+    return indptr, matrix.indices[take], matrix.data[take]
+
+
+def take_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``matrix[rows]`` of a CSR matrix (same entries in the same order), through :func:`row_entries`."""
+    indptr, indices, data = row_entries(matrix, rows)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, matrix.shape[1]))
+
+
 def decayed_log(m: Matrices, half_life_days: float) -> sp.csr_matrix:
     """Users x items: the purchase log with each line weighted ``0.5 ** (age / half_life_days)``, summed."""
     decay = np.power(0.5, m.log_age / half_life_days).astype("float32")
@@ -96,9 +119,11 @@ class Repeat(Generator):
         return self
 
     def block(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.r_[users]
-        items = np.unique(rows.indices)
-        return items, rows[:, items].toarray()
+        indptr, indices, data = row_entries(self.r_, users)
+        items = np.unique(indices)
+        scores = np.zeros((len(users), len(items)), dtype=self.r_.dtype)
+        np.add.at(scores, (np.repeat(np.arange(len(users)), np.diff(indptr)), np.searchsorted(items, indices)), data)
+        return items, scores
 
 
 @dataclass
@@ -132,10 +157,30 @@ class ItemKNN(Generator):
         self.sim_ = sp.csr_matrix(_top_per_column(sim, self.neighbours))
         self.profile_ = m.weight if self.half_life_days is None else decayed_log(m, self.half_life_days)
         self.profile_ = self.profile_[:, self.items_].tocsr()
+        self._densify()
         return self
 
+    def _densify(self) -> None:
+        """A dense copy of ``sim_`` when it is small: scipy multiplies a user's row by it ~3x faster than by the
+        sparse matrix, with the same sums in the same order (the extra terms are exact zeros)."""
+        small = self.sim_.shape[0] ** 2 * self.sim_.dtype.itemsize <= DENSE_SIM_BYTES
+        self.dense_ = self.sim_.toarray() if small else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the dense copy (rebuilt on load)."""
+        return {key: value for key, value in self.__dict__.items() if key != "dense_"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "sim_" in state:
+            self._densify()
+
+    def times(self, profile: sp.csr_matrix) -> np.ndarray:
+        """``profile @ sim_`` as a dense array (``profile``: users x this generator's items)."""
+        return np.asarray(profile @ self.dense_) if self.dense_ is not None else (profile @ self.sim_).toarray()
+
     def block(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.items_, np.asarray((self.profile_[users] @ self.sim_).todense())
+        return self.items_, self.times(take_rows(self.profile_, users))
 
 
 def _top_per_column(sim: np.ndarray, k: int) -> np.ndarray:
@@ -169,7 +214,7 @@ class Ease(Generator):
         return self
 
     def block(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.items_, np.asarray(self.x_[users] @ self.b_)
+        return self.items_, np.asarray(take_rows(self.x_, users) @ self.b_)
 
 
 @dataclass
@@ -190,15 +235,15 @@ class Als(Generator):
 
         super().fit(m)
         self.items_ = cf_universe(m, self.min_buyers, self.max_items)
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            num_threads=1,
-            random_state=seed,
-        )
-        with threadpool_limits(1, "blas"):
+        with threadpool_limits(1, "blas"):  # implicit checks BLAS threads when the model is made, not fitted
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                num_threads=1,
+                random_state=seed,
+            )
             model.fit(m.weight[:, self.items_].tocsr().astype("float32"), show_progress=False)
         self.user_f_ = np.asarray(model.user_factors)
         self.item_f_ = np.asarray(model.item_factors)
@@ -238,19 +283,25 @@ def available(m: Matrices) -> list[str]:
 
 def mask_bought(m: Matrices, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Scores with items each user already bought set to -inf (the "new items only" target)."""
-    bought = m.bought[users][:, items].toarray() > 0
+    bought = take_rows(m.bought, users)[:, items].toarray() > 0
     return np.where(bought, -np.inf, scores)
 
 
 def top_n(items: np.ndarray, scores: np.ndarray, n: int) -> list[np.ndarray]:
     """Per row, the ``n`` best item positions with a finite positive score (ties broken by item order)."""
+    best, valid = top_n_matrix(items, scores, n)
+    return [row[keep] for row, keep in zip(best, valid, strict=True)]
+
+
+def top_n_matrix(items: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_n` as a matrix: per row the ``min(n, items)`` best item positions, best first, and a mask of the
+    ones with a finite positive score (a prefix of each row)."""
     if scores.shape[1] == 0:
-        return [items[:0] for _ in range(scores.shape[0])]
-    s = np.where(np.isfinite(scores) & (scores > 0), scores, -np.inf)
-    n = min(n, s.shape[1])
-    part = np.argpartition(-s, n - 1, axis=1)[:, :n] if n < s.shape[1] else np.tile(np.arange(s.shape[1]), (len(s), 1))
-    part_scores = np.take_along_axis(s, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    best = np.take_along_axis(part, order, axis=1)
-    best_scores = np.take_along_axis(part_scores, order, axis=1)
-    return [items[row[np.isfinite(sc)]] for row, sc in zip(best, best_scores, strict=True)]
+        return np.zeros((len(scores), 0), dtype=items.dtype), np.zeros((len(scores), 0), dtype=bool)
+    neg = np.where((scores > 0) & (scores < np.inf), -scores, np.inf)  # invalid scores last
+    n = min(n, neg.shape[1])
+    rows = np.arange(len(neg))[:, None]
+    part = np.argpartition(neg, n - 1, axis=1)[:, :n] if n < neg.shape[1] else np.tile(np.arange(n), (len(neg), 1))
+    part_neg = neg[rows, part]
+    order = np.lexsort((part, part_neg), axis=1)
+    return items[part[rows, order]], part_neg[rows, order] < np.inf

@@ -28,10 +28,45 @@ CONSUMABLE_REPEAT_SHARE = 0.10
 #: Half-life of the "last baskets" profile scored through the item-item models (co-purchase, EASE).
 LAST_BASKET_HALF_LIFE = 14.0
 ITEM_ITEM = ("knn_purchase", "ease")
+#: Attributes of :class:`Retrieval` derived at build or load time, never pickled.
+DERIVED = ("item_columns_", "user_items_", "pairs_")
 
 
-def _pairs(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    return np.asarray(matrix[users, items]).ravel().astype("float64") if len(users) else np.zeros(0)
+def pair_values(
+    matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, groups: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """``matrix[rows, cols]`` (0 where absent) of a canonical CSR matrix, in its dtype, by binary search in the rows
+    involved: scipy's element indexing costs a fixed ~0.1 ms a call, several times per one-user request.
+
+    ``groups``: ``np.unique(rows, return_inverse=True)``, when the caller reads several matrices at the same pairs.
+    """
+    if not len(rows):
+        return np.zeros(0, dtype=matrix.dtype)
+    involved, inverse = groups if groups is not None else np.unique(rows, return_inverse=True)
+    indptr, indices, data = cg.row_entries(matrix, involved)
+    if len(involved) == 1:  # one user: a binary search in their row
+        at = np.minimum(np.searchsorted(indices, cols), max(len(indices) - 1, 0))
+        found = indices[at] == cols if len(indices) else np.zeros(len(cols), bool)
+        return np.where(found, data[at] if len(indices) else 0, 0).astype(matrix.dtype)
+    width = np.int64(matrix.shape[1])
+    keys = np.repeat(np.arange(len(involved), dtype="int64"), np.diff(indptr)) * width + indices
+    wanted = inverse.astype("int64") * width + np.asarray(cols, dtype="int64")
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = keys[at] == wanted if len(keys) else np.zeros(len(wanted), bool)
+    return np.where(found, data[at] if len(keys) else 0, 0).astype(matrix.dtype)
+
+
+def canonical(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` with sorted, summed indices (a copy only when it is not), as :func:`pair_values` needs."""
+    if matrix.has_canonical_format:
+        return matrix
+    out = matrix.copy()
+    out.sum_duplicates()
+    return out
+
+
+def _pairs(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray, groups: tuple) -> np.ndarray:
+    return pair_values(matrix, users, items, groups).astype("float64")
 
 
 @dataclass
@@ -53,6 +88,31 @@ class Retrieval:
     user_explore: np.ndarray
     last_bought: sp.csr_matrix
     last_baskets: sp.csr_matrix
+
+    def __post_init__(self) -> None:
+        self._prepare()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the arrays :meth:`_prepare` derives: they are rebuilt on load."""
+        return {key: value for key, value in self.__dict__.items() if key not in DERIVED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Per-item feature columns and canonical pair matrices, resolved once (at build or load) rather than on
+        every request: a one-user request otherwise spent more on these than on ranking its candidates."""
+        consumable = [self.consumable.get(str(cat), False) for cat in self.m.category]
+        self.item_columns_ = {name: values.to_numpy() for name, values in self.item_stats.items()}
+        self.item_columns_["item_stock"] = self.stock
+        self.item_columns_["item_promoted"] = self.promoted.astype("float64")
+        self.item_columns_["item_consumable"] = np.array(consumable, dtype="float64")
+        self.user_items_ = np.diff(self.m.weight.indptr).astype("float64")
+        pairs = {"weight": self.m.weight, "bought": self.m.bought, "viewed": self.m.viewed, "touch": self.m.touch}
+        pairs |= {"user_category": self.user_category, "last_bought": self.last_bought}
+        pairs |= {f"{name}_sim_t": g.sim_.T.tocsr() for name, g in self.generators.items() if isinstance(g, cg.ItemKNN)}
+        self.pairs_ = {name: canonical(matrix) for name, matrix in pairs.items() if matrix is not None}
 
     @property
     def names(self) -> list[str]:
@@ -140,28 +200,32 @@ def _repeat_share(bought: sp.csr_matrix, axis: int) -> np.ndarray:
     return repeats / np.maximum(pairs, 1)
 
 
-def candidates(ret: Retrieval, users: np.ndarray, exclude_bought: bool = False) -> pd.DataFrame:
-    """Union of every generator's top ``n_per_generator`` for each user (positions), with all scores and ranks."""
+def candidate_columns(ret: Retrieval, users: np.ndarray, exclude_bought: bool = False) -> dict[str, np.ndarray]:
+    """Union of every generator's top ``n_per_generator`` for each user (positions), with all scores and ranks.
+
+    Rows are sorted by (``_row``, ``_item``); columns are plain arrays, so serving never builds a frame.
+    """
     blocks = {name: g.block(users) for name, g in ret.generators.items()}
     n_items = ret.m.shape[1]
     ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, (universe, scores) in blocks.items():
         if exclude_bought:
             scores = cg.mask_bought(ret.m, users, universe, scores)
-        best = cg.top_n(universe, scores, ret.n_per_generator)
-        keys = np.concatenate([r * n_items + b.astype("int64") for r, b in enumerate(best)] or [np.zeros(0, "int64")])
-        pos = np.concatenate([np.arange(1, len(b) + 1) for b in best] or [np.zeros(0, int)])
+        best, valid = cg.top_n_matrix(universe, scores, ret.n_per_generator)
+        keys = (np.arange(len(users), dtype="int64")[:, None] * n_items + best)[valid]
+        pos = np.broadcast_to(np.arange(1, best.shape[1] + 1), best.shape)[valid]
         order = np.argsort(keys, kind="stable")
         ranked[name] = (keys[order], pos[order].astype("float64"))
     key = np.unique(np.concatenate([k for k, _ in ranked.values()] or [np.zeros(0, "int64")]))
     row, item = key // n_items, key % n_items
-    out = pd.DataFrame({ROW: row, USER: users[row] if len(users) else row, ITEM: item})
+    out = {ROW: row, USER: users[row] if len(users) else row, ITEM: item}
     for name, (universe, scores) in blocks.items():
         col = np.full(ret.m.shape[1], -1)
         col[universe] = np.arange(len(universe))
         pos = col[item]
         inside = len(row) and scores.shape[1]  # e.g. repeat for users who only viewed: an empty universe
-        out[f"{name}_score"] = np.where(pos >= 0, scores[row, np.maximum(pos, 0)], 0.0) if inside else 0.0
+        score = np.where(pos >= 0, scores[row, np.maximum(pos, 0)], 0.0) if inside else np.zeros(len(row))
+        out[f"{name}_score"] = score
         keys, pos_rank = ranked[name]
         at = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
         found = (keys[at] == key) if len(keys) else np.zeros(len(key), bool)
@@ -169,20 +233,17 @@ def candidates(ret: Retrieval, users: np.ndarray, exclude_bought: bool = False) 
     return out
 
 
-def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
-    """Add user, item and user x item features to a candidate frame (same row order, new frame).
+def candidates(ret: Retrieval, users: np.ndarray, exclude_bought: bool = False) -> pd.DataFrame:
+    """:func:`candidate_columns` as a frame (training and reports)."""
+    return pd.DataFrame(candidate_columns(ret, users, exclude_bought))
 
-    Columns are gathered as arrays and joined once: inserting them one by one into the frame cost more than the
-    ranker itself for a single user's request.
-    """
-    m, u, i = ret.m, cands[USER].to_numpy(), cands[ITEM].to_numpy()
-    col: dict[str, np.ndarray] = {name: cands[name].to_numpy() for name in cands.columns}
-    col.update({name: values.to_numpy()[i] for name, values in ret.item_stats.items()})
-    col["item_stock"] = ret.stock[i]
-    col["item_promoted"] = ret.promoted[i].astype("float64")
-    consumable = np.array([ret.consumable.get(str(cat), False) for cat in m.category], dtype="float64")
-    col["item_consumable"] = consumable[i]
-    col["user_items"] = np.diff(m.weight.indptr)[u].astype("float64")
+
+def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Candidate columns plus the user, item and user x item features (same rows, a new dict)."""
+    u, i = cands[USER], cands[ITEM]
+    col = dict(cands)
+    col.update({name: values[i] for name, values in ret.item_columns_.items()})
+    col["user_items"] = ret.user_items_[u]
     col["user_days_since_active"] = ret.user_recency[u]
     col["user_repeat_share"] = ret.user_repeat[u]
     col["user_explore_share_90d"] = ret.user_explore[u]
@@ -196,14 +257,25 @@ def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
         np.maximum.at(top, rows, score)
         col[f"{name}_score_rel"] = np.where(top[rows] > 0, score / np.where(top[rows] > 0, top[rows], 1.0), 0.0)
     col["price_vs_user"] = col["item_log_price"] - ret.user_price[u]
-    col["category_affinity"] = _pairs(ret.user_category, u, ret.category_codes[i])
-    col["pair_weight"] = _pairs(m.weight, u, i)
-    col["pair_purchases"] = _pairs(m.bought, u, i)
-    col["pair_views"] = _pairs(m.viewed, u, i) if m.viewed is not None else np.zeros(len(u))
-    bought = _pairs(ret.last_bought, u, i)
+    pairs, groups = ret.pairs_, np.unique(u, return_inverse=True)
+    col["category_affinity"] = _pairs(pairs["user_category"], u, ret.category_codes[i], groups)
+    col["pair_weight"] = _pairs(pairs["weight"], u, i, groups)
+    col["pair_purchases"] = _pairs(pairs["bought"], u, i, groups)
+    col["pair_views"] = _pairs(pairs["viewed"], u, i, groups) if "viewed" in pairs else np.zeros(len(u))
+    bought = _pairs(pairs["last_bought"], u, i, groups)
     col["pair_days_since_bought"] = np.where(bought > 0, bought - 1.0, np.nan)
-    touch = _pairs(m.touch, u, i)
+    touch = _pairs(pairs["touch"], u, i, groups)
     col["pair_days_since_touch"] = np.where(touch > 0, touch - 1.0, np.nan)
+    return col
+
+
+def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
+    """Add user, item and user x item features to a candidate frame (same row order, new frame).
+
+    Columns are gathered as arrays (:func:`feature_columns`) and joined once: inserting them one by one into the
+    frame cost more than the ranker itself for a single user's request.
+    """
+    col = feature_columns(ret, {name: cands[name].to_numpy() for name in cands.columns})
     return pd.DataFrame(col, index=cands.index)
 
 
@@ -216,10 +288,22 @@ def _last_basket_scores(ret: Retrieval, gen: cg.Generator, users: np.ndarray, it
     if not where.any():
         return out
     rows, inverse = np.unique(users[where], return_inverse=True)
-    profile = ret.last_baskets[rows][:, gen.items_]
-    block = np.asarray((profile @ gen.sim_).todense()) if isinstance(gen, cg.ItemKNN) else profile @ gen.b_
+    profile = _restricted_rows(ret.last_baskets, rows, col, len(gen.items_))
+    block = gen.times(profile) if isinstance(gen, cg.ItemKNN) else profile @ gen.b_
     out[where] = np.asarray(block)[inverse, col[items[where]]]
     return out
+
+
+def _restricted_rows(matrix: sp.csr_matrix, rows: np.ndarray, col: np.ndarray, width: int) -> sp.csr_matrix:
+    """``matrix[rows][:, universe]`` where ``col`` maps each column to its universe position (-1: outside), entries
+    in the order scipy's indexing gives them, at a fraction of its fixed cost."""
+    indptr, indices, data = cg.row_entries(matrix, rows)
+    new = col[indices]
+    keep = new >= 0
+    counts = np.bincount(np.repeat(np.arange(len(rows)), np.diff(indptr))[keep], minlength=len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=indptr.dtype)
+    np.cumsum(counts, out=indptr[1:])
+    return sp.csr_matrix((data[keep], new[keep], indptr), shape=(len(rows), width))
 
 
 def _user_recency(m: Matrices) -> np.ndarray:

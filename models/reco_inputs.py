@@ -20,6 +20,8 @@ WEIGHT = "weight"
 PURCHASES = "purchases"
 VIEW_KINDS = ("views", "carts", "favourites")
 DAYS_SINCE_LAST = "days_since_last"
+#: Up to this many ids are found one by one (a request's few users); more go through one pandas index lookup.
+FEW_IDS = 16
 #: Columns a shop needs in the purchase log (order lines joined to their order's user and time).
 LOG_COLUMNS = (c.USER_ID, c.SKU_ID, c.ORDER_TS, c.QUANTITY, c.UNIT_PRICE)
 #: Catalogue columns the recommender reads; all but the SKU id and category may be null.
@@ -94,11 +96,21 @@ class Matrices:
 
     def user_index(self, ids: pd.Series | list[str]) -> np.ndarray:
         """Positions of user ids, -1 for unknown users (cold start)."""
+        if len(ids) <= FEW_IDS:  # a request's few ids: hash lookups, without building an index of them
+            return np.array([_position(self.user_ids, str(u)) for u in ids], dtype=np.intp)
         return self.user_ids.get_indexer(pd.Index([str(u) for u in ids]))
 
     def buyers(self) -> np.ndarray:
         """Distinct buyers per item before the cutoff."""
         return np.asarray((self.bought > 0).sum(axis=0)).ravel()
+
+
+def _position(index: pd.Index, key: str) -> int:
+    """Position of ``key`` in a unique index, -1 when absent."""
+    try:
+        return int(index.get_loc(key))
+    except KeyError:
+        return -1
 
 
 def _item_prices(inputs: RecoInputs, items: pd.Index) -> np.ndarray:

@@ -18,12 +18,23 @@ from tqdm.auto import tqdm
 
 from models import candidates as cg
 from models.metrics import ndcg_at_k
-from models.reco_features import ITEM, ROW, Retrieval, candidates, feature_names, features, fit_retrieval
+from models.reco_features import (
+    ITEM,
+    ROW,
+    Retrieval,
+    candidate_columns,
+    candidates,
+    feature_columns,
+    feature_names,
+    features,
+    fit_retrieval,
+)
 from models.reco_inputs import Matrices, RecoInputs
 
 logger = logging.getLogger(__name__)
 
 LABEL = "_label"
+SCORE = "_score"
 BATCH = 1000
 
 #: Small grids on purpose: each point is a full fit, and the validation period is the only judge.
@@ -145,10 +156,15 @@ class LambdaRanker:
         )
         return self
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
+        """Scores of candidate rows, from a frame or from columns (arrays) holding every feature."""
         if self.booster_ is None:
             raise RuntimeError("LambdaRanker is not fitted")
-        return self.booster_.predict(frame[self.feature_names_].astype("float64"), num_threads=1)
+        columns = [np.asarray(frame[name]) for name in self.feature_names_]
+        x = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype="float64")
+        for j, values in enumerate(columns):
+            x[:, j] = values
+        return self.booster_.predict(x, num_threads=1)
 
 
 def _with_positives(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,15 +220,26 @@ def fit_ranker(
     return ranker.fit(both[~stop], both[stop], feature_names(ret))
 
 
+def ranked_candidates(
+    ret: Retrieval, ranker: LambdaRanker, users: np.ndarray, exclude_bought: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Candidate and feature columns of user positions with the ranker's ``_score``, and the order that puts them
+    best first per user (by ``_row``, then score descending, then item position)."""
+    columns = feature_columns(ret, candidate_columns(ret, users, exclude_bought))
+    columns[SCORE] = ranker.predict(columns)
+    return columns, np.lexsort((columns[ITEM], -columns[SCORE], columns[ROW]))
+
+
 def rank_lists(
     ret: Retrieval, ranker: LambdaRanker, users: np.ndarray, k: int, exclude_bought: bool = False
 ) -> list[list[int]]:
     """Top-k item positions per user by ranker score over the union of candidates."""
     out: list[list[int]] = []
     for start in range(0, len(users), BATCH):
-        frame = features(ret, candidates(ret, users[start : start + BATCH], exclude_bought))
-        frame["_score"] = ranker.predict(frame)
-        frame = frame.sort_values([ROW, "_score", ITEM], ascending=[True, False, True], kind="stable")
-        top = frame.groupby(ROW, sort=True).head(k).groupby(ROW, sort=True)[ITEM].agg(list)
-        out += [list(map(int, top.get(r, []))) for r in range(len(users[start : start + BATCH]))]
+        batch = users[start : start + BATCH]
+        columns, order = ranked_candidates(ret, ranker, batch, exclude_bought)
+        rows, items = columns[ROW][order], columns[ITEM][order]
+        lo = np.searchsorted(rows, np.arange(len(batch)), "left")
+        hi = np.minimum(np.searchsorted(rows, np.arange(len(batch)), "right"), lo + k)
+        out += [list(map(int, items[a:b])) for a, b in zip(lo, hi, strict=True)]
     return out

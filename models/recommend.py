@@ -20,9 +20,17 @@ import scipy.sparse as sp
 from features import columns as c
 from models import candidates as cg
 from models.reco_content import ContentIndex, PopularLists
-from models.reco_features import ITEM, ROW, Retrieval, candidates, features, fit_retrieval
+from models.reco_features import ITEM, ROW, Retrieval, fit_retrieval, pair_values
 from models.reco_inputs import Matrices, RecoInputs, build_matrices
-from models.reco_ranker import DEFAULT_GRID, LambdaRanker, fit_ranker, rank_lists, tune_generators
+from models.reco_ranker import (
+    DEFAULT_GRID,
+    SCORE,
+    LambdaRanker,
+    fit_ranker,
+    rank_lists,
+    ranked_candidates,
+    tune_generators,
+)
 from models.reco_rules import (
     STOCK_SERVICE,
     Candidate,
@@ -97,9 +105,8 @@ class Recommender:
     def scored(self, users: np.ndarray, exclude_bought: bool | None = None) -> pd.DataFrame:
         """Candidates of user positions with features and ranker score, best first per user."""
         excl = self.exclude_bought if exclude_bought is None else exclude_bought
-        frame = features(self.retrieval, candidates(self.retrieval, users, excl))
-        frame["_score"] = self.ranker.predict(frame)
-        return frame.sort_values([ROW, "_score", ITEM], ascending=[True, False, True], kind="stable")
+        columns, order = ranked_candidates(self.retrieval, self.ranker, users, excl)
+        return pd.DataFrame(columns).iloc[order]
 
     def rank_positions(self, users: np.ndarray, k: int, exclude_bought: bool | None = None) -> list[list[int]]:
         excl = self.exclude_bought if exclude_bought is None else exclude_bought
@@ -145,7 +152,11 @@ class Recommender:
             if len(hist) == 0:
                 continue
             cols = [col for _, col in pairs]
-            weights = gen.sim_[hist][:, cols].toarray() if knn else gen.b_[np.ix_(hist, cols)]
+            if knn:  # sim[hist, cols] read from the transpose: a few columns rather than every history row
+                at = np.repeat(cols, len(hist)), np.tile(hist, len(cols))
+                weights = pair_values(self.retrieval.pairs_[f"{source}_sim_t"], *at).reshape(len(cols), len(hist)).T
+            else:
+                weights = gen.b_[np.ix_(hist, cols)]
             contrib = values[:, None] * weights
             best = np.argmax(contrib, axis=0)
             for j, (item, _) in enumerate(pairs):
@@ -194,15 +205,11 @@ class Recommender:
         filters, context, stock = filters or Filters(), context or {}, _live(stock)
         pos = self.m.user_index(user_ids)
         known = np.flatnonzero(pos >= 0)
-        names = self.retrieval.names
-        frame = self.scored(pos[known]) if len(known) else pd.DataFrame(columns=[ROW, ITEM, "_score"])
-        if not len(known):
-            frame = frame.assign(**{f"{n}_rank": [] for n in names})
-        row_of = frame[ROW].to_numpy()
-        items_all, scores_all = frame[ITEM].to_numpy(), frame["_score"].to_numpy("float64")
-        sources_all = np.asarray(names)[np.argmin(frame[[f"{n}_rank" for n in names]].to_numpy(), axis=1)]
+        row_of, items_all, scores_all, sources_all = self._ranked(pos[known])
         pool = max(SERVE_POOL, 5 * k)
-        heads = frame.groupby(ROW, sort=False).head(pool)[ITEM].to_numpy("int64") if len(frame) else np.zeros(0, int)
+        lo_of = np.searchsorted(row_of, np.arange(len(known)), "left")
+        hi_of = np.searchsorted(row_of, np.arange(len(known)), "right")
+        heads = items_all[np.arange(len(row_of)) - lo_of[row_of] < pool] if len(row_of) else items_all
         stock.fetch(self.skus_[np.unique(heads)].tolist())
         out = []
         for i, uid in enumerate(user_ids):
@@ -210,7 +217,7 @@ class Recommender:
                 out.append({c.USER_ID: str(uid), **self.popular_list(k, filters, stock, **context), "cold_start": True})
                 continue
             r = int(np.searchsorted(known, i))
-            lo, hi = np.searchsorted(row_of, r, "left"), np.searchsorted(row_of, r, "right")
+            lo, hi = lo_of[r], hi_of[r]
             items, scores = items_all[lo:hi], scores_all[lo:hi]
             ranked = [self._candidate(it, sc, src) for it, sc, src in zip(items[:pool], scores[:pool],
                                                                           sources_all[lo:hi][:pool], strict=True)]  # fmt: skip
@@ -219,6 +226,16 @@ class Recommender:
             out.append({c.USER_ID: str(uid), "cold_start": False, "context": "personal", "items": recs,
                         "rules": applied})  # fmt: skip
         return out
+
+    def _ranked(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Row, item, score and best-ranking source of every candidate of user positions, best first per row."""
+        if not len(users):
+            return np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), np.zeros(0, dtype=object)
+        columns, order = ranked_candidates(self.retrieval, self.ranker, users, self.exclude_bought)
+        names = self.retrieval.names
+        ranks = np.column_stack([columns[f"{n}_rank"][order] for n in names])
+        sources = np.asarray(names)[np.argmin(ranks, axis=1)]
+        return columns[ROW][order], columns[ITEM][order].astype("int64"), columns[SCORE][order], sources
 
     def popular_list(self, k: int = 10, filters: Filters | None = None, stock: Stock = None,
                      category: str | None = None, channel: str | None = None,

@@ -3,14 +3,19 @@ no leakage, and a shop that has only users, products, orders and order lines."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from features import columns as c
 from features.settings import DatasetPaths
+from models import candidates as cg
+from models import reco_features, reco_inputs, recommend
+from models.reco_features import DERIVED, ITEM, ROW, candidates, features
 from models.reco_inputs import build_matrices
 from models.reco_ranker import LambdaRanker
 from models.reco_rules import STOCK_SERVICE
@@ -210,3 +215,72 @@ def test_a_shop_with_only_users_products_orders_and_order_lines(tiny_world: Data
     assert "knn_view" not in model.retrieval.generators and serve.stock is None
     answer = model.recommend_users(_heavy_users(model, 1), k=10)[0]
     assert len(answer["items"]) == 10 and all("stock_unknown" in i["badges"] for i in answer["items"])
+
+
+def _requests(model: Recommender, n: int) -> tuple[list[str], list[dict]]:
+    """``n`` users (and one unknown) and parameter sets that exercise every rule."""
+    users = list(model.m.user_ids[np.random.default_rng(0).choice(model.m.shape[0], n, replace=False)])
+    cats = sorted(set(model.m.category))[:2]
+    skus = list(model.skus_[:30])
+    price = float(np.median(model.m.price))
+    params = [
+        {},
+        {"promo_slot": True, "filters": {"categories": cats}},
+        {"filters": {"min_price": price / 2, "max_price": price * 2, "exclude": skus[:10]}},
+        {"stock": [{"sku_id": s, "on_hand": 0.0} for s in skus]},
+    ]
+    return [*users, "nobody-knows-me"], params
+
+
+def _answers(model: Recommender, users: list[str], params: list[dict], singles: int) -> list:
+    out = []
+    for p in params:
+        out.append([model.decide(pd.DataFrame(), "user", 10, user_ids=[u], **p) for u in users[:singles]])
+        out.append(model.decide(pd.DataFrame(), "user", 10, user_ids=users, **p))
+    return [*out, model.rank_positions(np.arange(200), 20), model.rank_positions(np.arange(200), 20, True)]
+
+
+def test_the_array_serving_path_answers_exactly_as_scipy_indexing(fitted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows, pairs, user positions and item-KNN products through scipy (as before the array shortcuts): the same
+    items, order, scores, sources and reasons for 200 users, one at a time and in one batch."""
+    model, _ = fitted
+    users, params = _requests(model, 200)
+    fast = _answers(model, users, params, singles=60)
+
+    def rows(matrix, at):
+        sub = matrix[np.asarray(at, dtype=int)]
+        return sub.indptr, sub.indices, sub.data
+
+    def pairs(matrix, r, cols, groups=None):
+        return np.asarray(matrix[r, cols]).ravel() if len(r) else np.zeros(0, matrix.dtype)
+
+    monkeypatch.setattr(cg, "row_entries", rows)
+    monkeypatch.setattr(reco_features, "pair_values", pairs)
+    monkeypatch.setattr(recommend, "pair_values", pairs)
+    monkeypatch.setattr(reco_features, "_restricted_rows", lambda m, r, col, w: m[r][:, np.flatnonzero(col >= 0)])
+    monkeypatch.setattr(reco_inputs, "FEW_IDS", 0)
+    for gen in model.retrieval.generators.values():
+        if isinstance(gen, cg.ItemKNN):
+            monkeypatch.setattr(gen, "dense_", None)
+    assert _answers(model, users, params, singles=60) == fast
+
+
+def test_serving_ranks_candidates_as_the_scored_frame_sorts_them(fitted) -> None:
+    model, _ = fitted
+    users = np.arange(0, model.m.shape[0], 7)
+    frame = features(model.retrieval, candidates(model.retrieval, users))
+    frame["_score"] = model.ranker.predict(frame)
+    frame = frame.sort_values([ROW, "_score", ITEM], ascending=[True, False, True], kind="stable")
+    rows, items, scores, _ = model._ranked(users)
+    assert np.array_equal(rows, frame[ROW]) and np.array_equal(items, frame[ITEM])
+    assert np.array_equal(scores, frame["_score"])
+    assert model.scored(users)[[ROW, ITEM, "_score"]].equals(frame[[ROW, ITEM, "_score"]])
+
+
+def test_a_pickled_model_leaves_out_derived_arrays_and_answers_the_same(fitted) -> None:
+    model, _ = fitted
+    users, params = _requests(model, 30)
+    state = model.retrieval.__getstate__()
+    assert not set(DERIVED) & set(state) and set(DERIVED) <= set(model.retrieval.__dict__)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert _answers(loaded, users, params, singles=10) == _answers(model, users, params, singles=10)
