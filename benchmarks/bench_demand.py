@@ -3,10 +3,13 @@
     SHOPSENSE_DATA_DIR=/tmp/demand_data .venv/bin/python benchmarks/bench_demand.py \
         --datasets synthetic carparts complete_journey
 
-Needs the synthetic default world and Complete Journey ingested with ``sku_daily`` built (``shopsense data synth``,
-``shopsense data ingest --source complete_journey``, ``shopsense features build -e sku_daily``); carparts is read
-from the shared data folder. Windows: the last ``--windows`` rolling origins of ``h`` periods each (carparts: the
-published protocol, last 12 months held out, h = 12). Every model and baseline forecasts the same windows from
+Needs the synthetic default world with ``sku_daily`` built and Complete Journey ingested (``shopsense data synth``,
+``shopsense features build``, ``shopsense data ingest --source complete_journey``); carparts is read from the shared
+data folder. Complete Journey's panel is computed here with the ``sku_daily`` rule applied at the first origin (the
+SKUs with the most revenue in the 91 days before it, ``--max-skus``, default the ``demand_max_skus`` setting): the
+SKUs a planner would have chosen then, not those that sold well in the scored windows. Windows: the last
+``--windows`` rolling origins of ``h`` periods each (carparts: the published protocol, last 12 months held out,
+h = 12). Every model and baseline forecasts the same windows from
 the same history; the synthetic world is scored against its true, unconstrained demand (``truth/``), which no model
 sees. All settings were fixed before looking at the last window (carparts: chosen on the 12 months before it).
 """
@@ -38,7 +41,6 @@ CARPARTS_ANCHORS = {
     "all-zero (measured in issue)": (0.796, 1.000),
     "direct quantile LightGBM (issue)": (0.798, 0.878),
 }
-CJ_TOP = 2000
 # monthly data: refit on every month after measuring the dispersion (chosen on carparts' validation year, the 12
 # months before the test year: WQL 0.909 -> 0.872; 39 months are too few to leave the last 12 out of the booster)
 MONTHLY = {"refit": True}
@@ -162,24 +164,42 @@ def carparts(backtest: bool, model_kw: dict) -> None:
         policy_backtest(grids, panel, panel, cutoffs, leads, "carparts sales as demand (months)", 12, params)
 
 
-def complete_journey(data_dir: Path, windows: int, backtest: bool, model_kw: dict) -> None:
-    from features.settings import DatasetPaths
-    from training.demand_data import load_sku_daily, load_static
+def panel_ranked_at_first_origin(paths, windows: int, max_skus: int) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """The ``sku_daily`` series to the lake's end of the ``max_skus`` SKUs ranked on the 91 days before the first
+    origin, and the windows' cutoffs (last training day of each)."""
+    from dataclasses import replace
+    from functools import partial
+
+    from features import build, engine
+    from features.engine import LakeTables
+    from features.settings import get_settings
+    from features.skus import SKU_DAILY_FEATURES, compute_daily
+
+    con = engine.connect(get_settings())
+    as_of = build.default_cutoff(con, paths)
+    cutoffs = rolling_cutoffs(pd.Series([as_of - pd.Timedelta(days=1)]), 28, windows, "D")
+    ranked = partial(compute_daily, max_skus=max_skus, ranked_at=cutoffs[0] + pd.Timedelta(days=1))
+    frame = build.compute_frame(replace(SKU_DAILY_FEATURES, compute=ranked), LakeTables(con, paths), as_of)
+    frame = frame.drop(columns=[c.AS_OF]).sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
+    return frame, cutoffs
+
+
+def complete_journey(data_dir: Path, windows: int, backtest: bool, model_kw: dict, max_skus: int = 0) -> None:
+    from features.settings import DatasetPaths, get_settings
+    from training.demand_data import load_static
 
     paths = DatasetPaths("complete_journey", data_dir / "complete_journey")
-    panel = load_sku_daily(paths)
-    cutoffs = rolling_cutoffs(panel[c.DS], 28, windows, "D")
-    first = panel[panel[c.DS] <= cutoffs[0]]
-    top = first.groupby(c.UNIQUE_ID)[c.Y].sum().nlargest(CJ_TOP).index  # chosen on the first training window
-    panel = panel[panel[c.UNIQUE_ID].isin(set(top))]
+    top = max_skus or get_settings().demand_max_skus
+    panel, cutoffs = panel_ranked_at_first_origin(paths, windows, top)
     grids: dict = {}
     planned = planned_promotions(panel)
     run, timings = make_forecasters(28, "D", 7, load_static(paths), grids, BASELINE_DAYS, planned, **model_kw)
     cv = rolling_origin(panel, cutoffs, run)
     weights = revenue_weights(panel[panel[c.DS] <= cutoffs[0]], "price", 28)
     print(
-        f"\n## complete_journey: top {len(top)} products by units before the first window, {windows} windows "
-        f"of 28 days, zero share {zero_share(panel):.2f}"
+        f"\n## complete_journey: {panel[c.UNIQUE_ID].nunique()} products (top {top} by revenue in the 91 days "
+        f"before the first origin), {windows} windows of 28 days, zero share {zero_share(panel):.2f}"
     )
     print(quality_table(cv, panel, 7, weights).round(3).to_markdown())
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
@@ -269,7 +289,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--max-skus", type=int, default=0, help="synthetic: a seeded sample of SKUs (0 = all)")
+    parser.add_argument(
+        "--max-skus",
+        type=int,
+        default=0,
+        help="synthetic: a seeded sample of SKUs (0 = all); complete_journey: the top N by revenue in the 91 days "
+        "before the first origin (0 = the demand_max_skus setting)",
+    )
     parser.add_argument("--no-backtest", action="store_true")
     parser.add_argument("--cost", action="store_true", help="also time training and forecasting (default world)")
     parser.add_argument("--policy-http", type=float, default=0, help="seconds of /inventory/policy load (0: skip)")
@@ -283,7 +309,7 @@ def main() -> None:
     if "carparts" in args.datasets:
         carparts(not args.no_backtest, kw)
     if "complete_journey" in args.datasets:
-        complete_journey(data_dir, args.windows, not args.no_backtest, kw)
+        complete_journey(data_dir, args.windows, not args.no_backtest, kw, args.max_skus)
     if args.cost:
         cost(data_dir, kw)
     if args.policy_http:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     ingest_max_rejected: float = Field(
         0.5, ge=0, le=1, description="An ingest fails, keeping the previous lake, when a table rejects more than this."
     )
+    demand_max_skus: int = Field(
+        5000,
+        ge=0,
+        description="Demand panel (sku_daily): the SKUs with the most revenue in the 91 days before the cutoff, at "
+        "most this many (SKUs without sales there rank last); 0 = every SKU on sale. Bounds its SKUs x days grid.",
+    )
     # Serving (serving/, `shopsense serve`). The default key is for the local demo only: set your own in production.
     api_keys: str = Field(
         "demo:shopsense-demo-key",

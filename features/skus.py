@@ -2,8 +2,12 @@
 
 The daily set is what demand models train on: one row per SKU per complete calendar day before the cutoff, from
 the SKU's first day on sale, with y = 0 on days without sales (a missing day is not a missing value), stock,
-price, promotions and the festival calendar. The snapshot summarises the recent series, current stock and the
-supplier lead times that safety stock needs. Every input row is filtered to strictly before the cutoff; a purchase
+price, promotions and the festival calendar. It holds the SKUs the shop actively sells: the ``demand_max_skus``
+(setting, default 5,000) with the most revenue in the 91 days before the cutoff, SKUs without sales there ranking
+last, so a catalogue no larger than that keeps every SKU on sale (the synthetic world's 2,000); a grocery
+catalogue's long tail (Complete Journey: 92k products, 17M SKU-days) is never expanded into the dense grid. The
+snapshot covers every SKU on sale: it summarises the recent series, current stock and the supplier lead times
+that safety stock needs. Every input row is filtered to strictly before the cutoff; a purchase
 order received at or after it is still in transit, not a lead-time sample.
 
 Days are integer day numbers (days since 1970-01-01, UTC) on both engines; the calendar is a small in-memory table
@@ -22,6 +26,7 @@ from features import calendar as cal
 from features import columns as c
 from features.engine import LakeTables
 from features.expr import as_of_literal, days_between, flag, safe_ratio
+from features.settings import get_settings
 from features.spec import Feature, FeatureSet
 
 DAY = cal.DAY
@@ -34,6 +39,8 @@ PROMO_FLAGS = {"promo_festival": "festival", "promo_display": "display", "promo_
 PROMO_COUPON = "promo_coupon"
 PROMO_ANY = "promo_any"
 SNAPSHOT_DAYS = 91
+SELECTION_DAYS = 91  # the demand panel's SKUs: the most revenue over these days before the cutoff
+RECENT_REVENUE = "recent_revenue"
 UNIT_WINDOWS = (7, 28, 91)
 STOCKOUT_WINDOW = 28
 LEAD_TIME_QUANTILE = 0.9
@@ -87,6 +94,23 @@ def _first_on_sale(lake: LakeTables, t: ir.TimestampScalar, sales: ir.Table) -> 
     return firsts.mutate(**{FIRST_DAY: cal.day_number(firsts[FIRST_TS])})
 
 
+def select_active(firsts: ir.Table, sales: ir.Table, end_day: int, max_skus: int) -> ir.Table:
+    """The ``max_skus`` SKUs of ``firsts`` with the most revenue in the last ``SELECTION_DAYS`` days (0: all).
+
+    Why: demand planning forecasts the SKUs a shop actively sells, and the dense daily grid grows with SKUs x days.
+    SKUs without sales in the window rank last (ties by id, so the choice is deterministic): out of stock or just
+    launched, they stay in while the catalogue fits, and a catalogue of at most ``max_skus`` keeps every SKU.
+    """
+    if max_skus <= 0:
+        return firsts
+    recent = sales.filter((sales[DAY] >= end_day - SELECTION_DAYS) & (sales[DAY] < end_day))
+    revenue = recent.group_by(c.SKU_ID).aggregate(**{RECENT_REVENUE: recent[REVENUE].sum()})
+    ranked = _attach(firsts, revenue, (c.SKU_ID,))
+    order = [ibis.desc(ranked[RECENT_REVENUE].fill_null(0)), ranked[c.SKU_ID]]
+    ranked = ranked.mutate(rank_=ibis.row_number().over(order_by=order))
+    return ranked.filter(ranked.rank_ < max_skus).drop(RECENT_REVENUE, "rank_")
+
+
 def _grid(firsts: ir.Table, days: ir.Table) -> ir.Table:
     """Every (SKU, day) from the SKU's first day on sale: a range join of SKUs to the calendar."""
     grid = firsts.join(days, firsts[FIRST_DAY] <= days[DAY])
@@ -105,13 +129,18 @@ def _in_stock(daily: ir.Table) -> ir.FloatingValue:
     return ibis.ifelse(evidence, 1.0, ibis.ifelse(close.isnull(), ibis.null("float64"), 0.0))
 
 
-def _daily_base(lake: LakeTables, as_of: pd.Timestamp, start: pd.Timestamp) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """The dense grid from ``start`` with y, price and stock, plus the first-on-sale table and the calendar."""
+def _daily_base(
+    lake: LakeTables, as_of: pd.Timestamp, start: pd.Timestamp, max_skus: int = 0, ranked_at: pd.Timestamp | None = None
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The dense grid from ``start`` with y, price and stock (of the ``max_skus`` SKUs selected by their revenue
+    before ``ranked_at``, default ``as_of``; 0: all SKUs on sale), plus every SKU's first day and the calendar."""
     t = as_of_literal(as_of)
     sales = _sales(lake, t)
     firsts = _first_on_sale(lake, t, sales)
     days = cal.calendar_table(start, pd.Timestamp(as_of).normalize())
-    daily = _grid(firsts.select(c.SKU_ID, FIRST_DAY), days)
+    rank_day = _end_day(min(pd.Timestamp(ranked_at if ranked_at is not None else as_of), pd.Timestamp(as_of)))
+    selected = select_active(firsts.select(c.SKU_ID, FIRST_DAY), sales, rank_day, max_skus)
+    daily = _grid(selected, days)
     daily = _attach(daily, sales.select(c.SKU_ID, DAY, c.Y, REVENUE), (c.SKU_ID, DAY))
     daily = _attach(daily, lake["products"].select(c.SKU_ID, c.LIST_PRICE), (c.SKU_ID,))
     y = daily[c.Y].fill_null(0)
@@ -153,9 +182,17 @@ def _with_promotions(lake: LakeTables, as_of: pd.Timestamp, daily: ir.Table, day
     return daily.mutate(**merged)
 
 
-def compute_daily(lake: LakeTables, as_of: pd.Timestamp) -> ir.Table:
-    """The dense daily series of every SKU on sale before ``as_of`` (see the module docstring)."""
-    daily, _firsts, days = _daily_base(lake, as_of, cal.CALENDAR_START)
+def compute_daily(
+    lake: LakeTables, as_of: pd.Timestamp, max_skus: int | None = None, ranked_at: pd.Timestamp | None = None
+) -> ir.Table:
+    """The dense daily series of the actively sold SKUs before ``as_of`` (see the module docstring).
+
+    ``max_skus``: how many SKUs to keep by recent revenue (0: every SKU on sale); default the
+    ``demand_max_skus`` setting. ``ranked_at``: rank them on the 91 days before this earlier moment instead of
+    before ``as_of`` (a backtest's first origin: the SKUs a planner would have chosen then, not after the fact).
+    """
+    max_skus = get_settings().demand_max_skus if max_skus is None else max_skus
+    daily, _firsts, days = _daily_base(lake, as_of, cal.CALENDAR_START, max_skus, ranked_at)
     if lake.has("promotions"):
         daily = _with_promotions(lake, as_of, daily, days)
     keys = {c.UNIQUE_ID: daily[c.SKU_ID], c.DS: daily[c.DS]}
@@ -226,7 +263,8 @@ SKU_DAILY_FEATURES = FeatureSet(
     entity="sku",
     keys=(c.UNIQUE_ID, c.DS),
     description="Dense daily sales series per SKU (unique_id = sku_id, ds = day) with stock, price, promotions "
-    "and calendar, from the SKU's first day on sale to the last complete day before the cutoff.",
+    "and calendar, from the SKU's first day on sale to the last complete day before the cutoff; the SKUs with the "
+    "most revenue in the 91 days before the cutoff, at most SHOPSENSE_DEMAND_MAX_SKUS (default 5,000; 0 = all).",
     requires=("products", "orders", "order_items"),
     compute=compute_daily,
     snapshot=False,

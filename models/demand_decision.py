@@ -2,6 +2,8 @@
 
 One fitted object answers both routes. It carries the forecaster (whose mlforecast state holds each SKU's recent
 history), each SKU's lead-time samples, ABC classes and a stock snapshot from training, so serving needs no lake.
+Ids the model never saw are ``unknown_sku``, or ``not_forecast`` (with the rule) for catalogue SKUs the demand
+panel's rule left out (a large catalogue forecasts its best sellers only: ``demand_max_skus``).
 The served model never changes after training, so every known SKU's mean path and its policy at the default
 service level are computed once when the object is built (:meth:`DemandDecision.precompute`); a request slices
 them and adds its own quantile levels and stock arithmetic.
@@ -34,7 +36,7 @@ from models.inventory import (
     turnover_days,
 )
 
-OK, UNKNOWN = "ok", "unknown_sku"
+OK, UNKNOWN, NOT_FORECAST = "ok", "unknown_sku", "not_forecast"
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
@@ -55,8 +57,13 @@ class DemandDecision:
         snapshot: pd.DataFrame,
         policy: PolicyParams = PolicyParams(),
         warnings: WarningParams = WarningParams(),
+        catalogue: Sequence[str] = (),
+        sku_rule: str = "",
     ) -> None:
         self.forecaster = forecaster
+        # catalogue SKUs the panel rule left out answer "not_forecast" with the rule, not "unknown_sku"
+        self.left_out = frozenset(str(i) for i in catalogue) - {str(i) for i in forecaster.history_len_.index}
+        self.sku_rule = sku_rule
         self.lead_times = {k: np.asarray(v, dtype="float64") for k, v in lead_times.items() if len(v)}
         parts = [v for v in self.lead_times.values()]
         self.pooled_lead = np.concatenate(parts) if parts else np.array([7.0])
@@ -135,7 +142,13 @@ class DemandDecision:
             done = self._policies(known, service_level, stock, lookup)
         else:
             done = self._forecasts(known, horizon, levels)
-        return [{c.SKU_ID: i, "status": OK, **done[i]} if i in done else {c.SKU_ID: i, "status": UNKNOWN} for i in ids]
+        return [{c.SKU_ID: i, "status": OK, **done[i]} if i in done else self._missing(i) for i in ids]
+
+    def _missing(self, sku: str) -> dict[str, Any]:
+        if sku in getattr(self, "left_out", ()):  # models pickled before the rule existed have no such set
+            return {c.SKU_ID: sku, "status": NOT_FORECAST,
+                    "reason": f"in the catalogue but not among the SKUs the demand model forecasts: {self.sku_rule}"}  # fmt: skip
+        return {c.SKU_ID: sku, "status": UNKNOWN}
 
     # ---- forecast ------------------------------------------------------------------------------------------
     def _forecasts(self, ids: list[str], horizon: int | None, levels: Sequence[float] | None) -> dict[str, dict]:

@@ -11,6 +11,7 @@ import functools
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,8 +102,9 @@ def _ref(served: model_store.ServedModel) -> ModelRef:
 
 
 def _counts(records: list[dict[str, Any]], unknown_status: str) -> dict[str, int]:
-    ok = sum(1 for r in records if r["status"] == OK)
-    return {"requested": len(records), "ok": ok, unknown_status: len(records) - ok}
+    """Records per status: ``ok``, the route's unknown status (0 when none), and any other status by its name."""
+    tally = Counter(r["status"] for r in records)
+    return {"requested": len(records), "ok": tally.pop(OK, 0), unknown_status: tally.pop(unknown_status, 0), **tally}
 
 
 def _weight(job: Job) -> int:

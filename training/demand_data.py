@@ -48,8 +48,21 @@ def pooled_lead_times(lead_times: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.array([7.0])
 
 
+def sku_rule(settings) -> str:
+    """The demand panel's SKU selection in words (``features.skus.select_active``), for lineage and params."""
+    from features.skus import SELECTION_DAYS
+
+    if settings.demand_max_skus <= 0:
+        return "every SKU on sale"
+    return f"top {settings.demand_max_skus} SKUs by revenue in the {SELECTION_DAYS} days before the cutoff"
+
+
 def ensure_sku_daily(paths: DatasetPaths, settings) -> pd.DataFrame:
-    """The ``sku_daily`` panel at the lake's natural cutoff (the day after its last order), built when missing."""
+    """The ``sku_daily`` panel at the lake's natural cutoff (the day after its last order), built when missing.
+
+    It holds the SKUs of :func:`sku_rule` (``demand_max_skus``): a built partition is reused as it is, so after
+    changing that setting rebuild it (``shopsense features build -e sku_daily --dataset <name>``).
+    """
     from features import build, engine, registry
 
     feature_set = registry.get("sku_daily")

@@ -60,13 +60,18 @@ class Period(BaseModel):
 
 class ForecastResult(BaseModel):
     sku_id: str
-    status: Literal["ok", "unknown_sku"] = Field(..., description="unknown_sku: the model has no such SKU.")
+    status: Literal["ok", "unknown_sku", "not_forecast"] = Field(
+        ...,
+        description="unknown_sku: the model has no such SKU; not_forecast: a catalogue SKU the panel rule left out.",
+    )
+    reason: str | None = Field(None, description="Why a not_forecast SKU has no forecast (the panel rule).")
     cold_start: bool | None = Field(None, description="True: too little history, forecast from category peers.")
     periods: list[Period] = Field(default_factory=list)
 
 
 class DemandCounts(Counts):
     unknown_sku: int = Field(..., description="Ids the model does not know.")
+    not_forecast: int = Field(0, description="Catalogue SKUs outside the demand panel's rule.")
 
 
 class ForecastResponse(BaseModel):
@@ -110,7 +115,8 @@ class Warning_(BaseModel):
 
 class PolicyResult(BaseModel):
     sku_id: str
-    status: Literal["ok", "unknown_sku"]
+    status: Literal["ok", "unknown_sku", "not_forecast"]
+    reason: str | None = Field(None, description="Why a not_forecast SKU has no policy (the panel rule).")
     cold_start: bool | None = None
     abc_class: Literal["A", "B", "C"] | None = None
     xyz_class: Literal["X", "Y", "Z"] | None = None

@@ -98,3 +98,18 @@ def test_stored_paths_answer_what_the_recursive_forecast_would(trained) -> None:
     model.paths_ = None
     assert model.decide(pd.DataFrame(), **ask) == sliced
     assert len(longer[0]["periods"]) == stored_h + 3
+
+
+def test_catalogue_skus_outside_the_panel_rule_say_so(trained) -> None:
+    """A big catalogue forecasts its best sellers: the rest answer not_forecast with the rule, not unknown_sku."""
+    import pickle
+
+    from models.demand_decision import DemandDecision
+
+    model = pickle.loads(pickle.dumps(trained["model"]))
+    known = sorted(model.forecaster.history_len_.index)[0]
+    rebuilt = DemandDecision(model.forecaster, model.lead_times, model.snapshot, catalogue=[known, "TAIL-1"],
+                             sku_rule="top 1 SKUs by revenue")  # fmt: skip
+    records = rebuilt.decide(pd.DataFrame(), sku_ids=[known, "TAIL-1", "NOPE"], action="policy")
+    assert [r["status"] for r in records] == ["ok", "not_forecast", "unknown_sku"]
+    assert "top 1 SKUs by revenue" in records[1]["reason"]

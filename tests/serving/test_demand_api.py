@@ -21,7 +21,7 @@ def test_forecast_quantiles_per_sku_and_day(client, auth, world) -> None:
     response = client.post("/demand/forecast", json=body, headers=auth)
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["counts"] == {"requested": 3, "ok": 2, "unknown_sku": 1}
+    assert answer["counts"] == {"requested": 3, "ok": 2, "unknown_sku": 1, "not_forecast": 0}
     assert answer["models"]["demand"]["name"].startswith("shopsense-demand")
     assert [r["sku_id"] for r in answer["results"]] == [*skus, EXAMPLE_UNKNOWN_SKU]
     assert answer["results"][2]["status"] == "unknown_sku" and answer["results"][2]["periods"] == []

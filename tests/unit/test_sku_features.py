@@ -12,7 +12,8 @@ from features import calendar as cal
 from features import columns as c
 from features.build import compute_frame
 from features.engine import connect
-from features.skus import SKU_DAILY_FEATURES, SKU_FEATURES
+from features.settings import Settings, get_settings
+from features.skus import SKU_DAILY_FEATURES, SKU_FEATURES, compute_daily
 from tests.worlds import hand_made_lake
 
 pytestmark = pytest.mark.unit
@@ -211,3 +212,47 @@ def test_daily_calendar_columns_come_from_the_calendar(frames) -> None:
     expected = cal.calendar_frame(pd.Timestamp("2024-03-01"), AS_OF).drop(columns=cal.DAY)
     got = daily[daily[c.UNIQUE_ID] == "s1"][[c.DS, *cal.CALENDAR_FEATURES]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def _ids(lake, max_skus: int, ranked_at: pd.Timestamp | None = None) -> list[str]:
+    daily = lake.con.to_pandas(compute_daily(lake, AS_OF, max_skus=max_skus, ranked_at=ranked_at))
+    return sorted(daily[c.UNIQUE_ID].unique())
+
+
+def test_daily_panel_keeps_the_skus_with_the_most_recent_revenue(con, tmp_path: Path, monkeypatch) -> None:
+    """demand_max_skus: revenue in the 91 days before the cutoff ranks the SKUs; none there ranks last, ties by id."""
+    world = _world()
+    # s0 sold 5,000.0 but 96 days before the cutoff (outside the window); s4 is on sale since 03-02, never sold
+    extra = {
+        "products": [("s0", "x", 50.0, "2023-06-01"), ("s4", "x", 1.0, "2024-03-02")],
+        "orders": [("o0", None, "2023-12-05 10:00", "paid")],
+        "order_items": [("i0", "o0", "s0", 100, 50.0)],
+    }
+    for name, rows in extra.items():
+        world[name] = pd.concat([world[name], _frame(list(world[name].columns), rows)], ignore_index=True)
+    lake = hand_made_lake(world, tmp_path / "ranked", con, opened=pd.Timestamp("2023-01-01"))
+    assert _ids(lake, 1) == ["s1"]  # 58.0 in the window (the returned o4 was a sale) against s2's 20.0
+    assert _ids(lake, 2) == ["s1", "s2"]
+    assert _ids(lake, 3) == ["s0", "s1", "s2"]  # s0 and s4 tie at 0.0 in the window: by id
+    assert _ids(lake, 0) == _ids(lake, 4) == ["s0", "s1", "s2", "s4"]  # a catalogue that fits keeps every SKU
+    assert _ids(lake, 1, ranked_at=pd.Timestamp("2024-03-04")) == ["s0"]  # its window reaches back to 12-04
+    kept = lake.con.to_pandas(compute_daily(lake, AS_OF, max_skus=2))
+    everything = lake.con.to_pandas(compute_daily(lake, AS_OF, max_skus=0))
+    pd.testing.assert_frame_equal(  # the kept SKUs' series are the same as without the rule
+        kept.sort_values([c.UNIQUE_ID, c.DS], ignore_index=True),
+        everything[everything[c.UNIQUE_ID].isin(["s1", "s2"])].sort_values([c.UNIQUE_ID, c.DS], ignore_index=True),
+    )
+    monkeypatch.setenv("SHOPSENSE_DEMAND_MAX_SKUS", "1")
+    get_settings.cache_clear()
+    try:
+        assert compute_frame(SKU_DAILY_FEATURES, lake, AS_OF)[c.UNIQUE_ID].unique().tolist() == ["s1"]
+    finally:
+        monkeypatch.delenv("SHOPSENSE_DEMAND_MAX_SKUS")
+        get_settings.cache_clear()
+    assert len(compute_frame(SKU_FEATURES, lake, AS_OF)) == 4  # the snapshot still covers every SKU on sale
+
+
+def test_default_panel_size_keeps_every_sku_of_the_default_synthetic_world() -> None:
+    from features.sources.synthetic import SynthConfig
+
+    assert Settings().demand_max_skus >= SynthConfig.preset("default").products

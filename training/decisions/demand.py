@@ -9,6 +9,8 @@ kept history is advanced over the holdout (no refit), so the served model foreca
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,8 @@ from serving.schemas.demand import ForecastRequest, ForecastResponse, PolicyRequ
 from training import demand_data
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reports.demand_report import DEMAND_REPORT
+
+logger = logging.getLogger(__name__)
 
 HORIZON = 28
 SEASON = 7
@@ -57,6 +61,7 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
         return _load_monthly(paths, options)
     h = options.horizon_days or HORIZON
     panel = demand_data.ensure_sku_daily(paths, settings)
+    static = demand_data.load_static(paths)
     days = panel[c.DS].nunique()
     if days < MIN_DAYS + h:
         raise ValueError(f"{days} days of sales; the demand model needs at least {MIN_DAYS + h}")
@@ -66,12 +71,14 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
     extra = {
         "h": h,
         "freq": "D",
-        "static": demand_data.load_static(paths),
+        "static": static,
         "lead_times": demand_data.load_lead_times(paths, at),
         "in_transit": demand_data.units_in_transit(paths, at),
     }
+    skus, rule = int(panel[c.UNIQUE_ID].nunique()), demand_data.sku_rule(settings)
     lineage = {"sku_daily_end": str(end.date()), "holdout_start": str((cut + pd.Timedelta(days=1)).date()),
-               "skus": int(panel[c.UNIQUE_ID].nunique()), "horizon_days": h}  # fmt: skip
+               "skus": skus, "catalogue_skus": len(static), "sku_rule": rule, "horizon_days": h}  # fmt: skip
+    logger.info("demand on %s: %d of %d catalogue SKUs (%s)", paths.name, skus, len(static), rule)
     parts = {"train": panel[panel[c.DS] <= cut].reset_index(drop=True), "test": panel[panel[c.DS] > cut]}
     return DecisionData(parts, [], lineage, holdout="test", extra=extra)
 
@@ -87,7 +94,11 @@ def fit(data: DecisionData, options: TrainOptions, champion: DemandDecision | No
     full = pd.concat([data.part("train"), data.part("test")], ignore_index=True)
     forecaster.advance(data.part("test"))
     snapshot = sku_snapshot(full, data.extra["in_transit"])
-    return DemandDecision(forecaster, data.extra["lead_times"], snapshot)
+    static = data.extra["static"]
+    catalogue = static[c.UNIQUE_ID].astype(str) if static is not None else ()
+    return DemandDecision(
+        forecaster, data.extra["lead_times"], snapshot, catalogue=catalogue, sku_rule=data.lineage.get("sku_rule", "")
+    ).precompute()
 
 
 def _scored(data: DecisionData) -> pd.DataFrame:
@@ -98,9 +109,22 @@ def _scored(data: DecisionData) -> pd.DataFrame:
     return test[[c.UNIQUE_ID, c.DS, c.Y]]
 
 
+def _known_ahead(data: DecisionData) -> pd.DataFrame:
+    """The holdout's exogenous rows as known at its origin: promotions and calendar are planned, the price is not.
+
+    The daily ``price`` is the mean price paid on a day with sales (list price otherwise): a holdout day's own
+    price tells whether it sold (Complete Journey: every day priced off the list price had a sale). The served
+    model carries each SKU's last price forward, and so it is scored.
+    """
+    test = data.part("test").drop(columns=[c.Y])
+    if "price" not in test:
+        return test
+    last = data.part("train").groupby(c.UNIQUE_ID)["price"].last()
+    return test.assign(price=test[c.UNIQUE_ID].map(last))
+
+
 def _ours(model: DemandDecision, data: DecisionData) -> pd.DataFrame:
-    test = data.part("test")
-    return model.forecaster.predict_after(data.part("train"), data.extra["h"], test.drop(columns=[c.Y]), QS)
+    return model.forecaster.predict_after(data.part("train"), data.extra["h"], _known_ahead(data), QS)
 
 
 def _season(data: DecisionData) -> int:
@@ -129,7 +153,8 @@ def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -
     params = {"horizon": data.extra["h"], "n_estimators": f.n_estimators, "num_leaves": f.num_leaves,
               "learning_rate": f.learning_rate, "tweedie_power": f.tweedie_power,
               "pooled_alpha": round(f.pooled_alpha_, 4), "cold_start_skus": len(f.cold_ids_), "freq": f.freq,
-              "day_correlation_measured": round(getattr(f, "day_correlation_", float("nan")), 4)}  # fmt: skip
+              "day_correlation_measured": round(getattr(f, "day_correlation_", float("nan")), 4),
+              **{k: data.lineage[k] for k in ("skus", "catalogue_skus", "sku_rule") if k in data.lineage}}  # fmt: skip
     return Evaluation(ours, baselines, params=params, tables={"quality.json": table})
 
 
