@@ -130,3 +130,15 @@ def test_statsforecast_baselines_on_a_seeded_panel() -> None:
     )
     np.testing.assert_allclose(naive["mean"], naive[c.Y])
     assert (out["AutoETS"]["q90"] >= out["AutoETS"]["q10"]).all() and (out["Zero"]["q90"] == 0).all()
+
+
+def test_a_cold_sku_gets_the_typical_peer_not_the_bulk_seller() -> None:
+    """One huge seller in a mixed group (fuel beside gift cards) must not set every new SKU's forecast."""
+    from models.demand import COLD, MEAN
+
+    forecaster = DemandForecaster()
+    forecaster.groups_ = pd.Series({"a": "misc", "b": "misc", "c": "misc", "new": "misc"})
+    day = pd.Timestamp("2026-01-01")
+    pred = pd.DataFrame({c.UNIQUE_ID: ["a", "b", "c"], c.DS: [day] * 3, MEAN: [1.0, 2.0, 10_000.0]})
+    out = forecaster._peer_mean(pred, ["new"])
+    assert out[MEAN].tolist() == [2.0] and out[COLD].tolist() == [True]
