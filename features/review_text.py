@@ -101,7 +101,11 @@ def text_statistics(texts: pd.Series) -> pd.DataFrame:
     Fake templated reviews tend to be longer, heavier on exclamation marks and repeated characters (好好好!!!).
     Works on all texts' code points at once (one UTF-32 buffer), so 100k reviews take a fraction of a second.
     """
-    values = texts.fillna("").astype(str).tolist()
+    return pd.DataFrame(text_statistics_arrays(texts.fillna("").astype(str).tolist()), index=texts.index)
+
+
+def text_statistics_arrays(values: list[str]) -> dict[str, np.ndarray]:
+    """:func:`text_statistics` of plain strings as arrays by name (a review being submitted needs no frame)."""
     length = np.fromiter((len(s) for s in values), dtype=np.int64, count=len(values))
     bounds = np.concatenate([[0], np.cumsum(length)])
     points = np.frombuffer("".join(values).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -111,7 +115,7 @@ def text_statistics(texts: pd.Series) -> pd.DataFrame:
     for name, bit in _CLASSES.items():
         out[f"{name}_share"] = _segment_sum((bits & bit) > 0, bounds) / denom
     out["max_char_run"] = _max_runs(points, bounds)
-    return pd.DataFrame(out, index=texts.index)
+    return out
 
 
 def _normalise(text: object) -> str:

@@ -38,6 +38,12 @@ class ReviewDecision:
         self.context = context
         self.feature_names: list[str] = []
         self._lock = threading.Lock()
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Built at load, not on the first request: the text views' array form, the MinHash permutations."""
+        self.model.prepare()
+        self.context.prepare()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -47,22 +53,22 @@ class ReviewDecision:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._prepare()
 
-    def _raw(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Features of raw reviews, each as of its own time, in arrival order; each then joins the context.
+    def _raw(self, reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows of raw reviews (fields, features as of each one's own time), in arrival order; each then joins
+        the context.
 
         A submitted review is an event the next one must see (the 10th copy of a text is a near-duplicate of 9),
         so the context keeps it; re-scoring the same review (same id and time) gives the same features.
         """
-        rows = rows.reset_index(drop=True)
-        rows = pd.DataFrame({name: rows.get(name) for name in RAW_COLUMNS}, index=rows.index)
-        rows[c.REVIEW_TS] = pd.to_datetime(rows[c.REVIEW_TS])
+        rows = []
         with self._lock:
-            parts = []
-            for i in range(len(rows)):
-                parts.append(self.context.features(rows.iloc[[i]]))
-                self.context.add(rows.iloc[[i]])
-        return pd.concat(parts, ignore_index=True) if parts else rows
+            for review in reviews:
+                raw = {name: review.get(name) for name in RAW_COLUMNS}
+                raw[c.REVIEW_TS] = pd.Timestamp(raw[c.REVIEW_TS])
+                rows.append(self.context.submit(raw))
+        return rows
 
     def decide(
         self,
@@ -75,17 +81,22 @@ class ReviewDecision:
     ) -> list[dict[str, Any]]:
         """Records for ``review_ids`` (stored), then ``reviews`` (raw), then the rows of ``frame`` (raw rows).
 
-        Raw reviews are scored in the given order, each seeing the ones before it in the same call.
+        Raw reviews are scored in the given order, each seeing the ones before it in the same call. Raw reviews
+        alone (the submission-time call) are scored from their rows as columns, without a frame.
         """
         ids = [str(i) for i in (review_ids or [])]
         known = [i for i in ids if i in self.stored.index]
-        given = [f for f in (pd.DataFrame(reviews or []), frame) if len(f)]
-        raw = pd.concat(given, ignore_index=True) if given else pd.DataFrame()
-        parts = [self.stored.loc[known].reset_index(drop=True)] if known else []
-        if len(raw):
-            parts.append(self._raw(raw))
-        scored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        records = self.model.decide(scored, top_k=top_k, campaigns=campaigns, **params) if len(scored) else []
+        given = [*(reviews or []), *(frame.to_dict("records") if len(frame) else [])]
+        raw = self._raw(given) if given else []
+        if known:
+            parts = [self.stored.loc[known].reset_index(drop=True), *([pd.DataFrame(raw)] if raw else [])]
+            scored = pd.concat(parts, ignore_index=True) if raw else parts[0]
+            records = self.model.decide(scored, top_k=top_k, campaigns=campaigns, **params)
+        elif raw:
+            columns = {name: [row.get(name) for row in raw] for name in raw[0]}
+            records = self.model.decide_columns(columns, len(raw), params.get("rules"), campaigns, top_k)
+        else:
+            records = []
         out, it = [], iter(records)
         for rid in ids:
             out.append({c.REVIEW_ID: rid, "status": OK, **next(it)} if rid in self.stored.index

@@ -8,7 +8,7 @@ retraining: the first matching rule wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,15 +56,25 @@ FACTS: tuple[Fact, ...] = (
 )  # fmt: skip
 
 
-def evidence(frame: pd.DataFrame, importance: dict[str, float], top_k: int = 4) -> list[list[dict[str, object]]]:
+def float_column(column: object) -> np.ndarray:
+    """A frame's column or a list/array as float64, missing values NaN."""
+    if isinstance(column, pd.Series):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(column, dtype="float64")
+
+
+def evidence(
+    frame: pd.DataFrame | Mapping[str, object], importance: dict[str, float], top_k: int = 4, n: int | None = None
+) -> list[list[dict[str, object]]]:
     """Per row, up to ``top_k`` notable facts ``{feature, value, zh, en}``, most relied-on feature first.
 
-    Facts whose feature the frame lacks (a dataset without orders has no ``verified_purchase``) are never stated.
+    ``frame`` is a frame or ``n`` rows as columns by name (a request's raw reviews need no frame). Facts whose
+    feature it lacks (a dataset without orders has no ``verified_purchase``) are never stated.
     """
-    facts = sorted((f for f in FACTS if f.feature in frame.columns), key=lambda f: -importance.get(f.feature, 0.0))
-    values = {f.feature: frame[f.feature].to_numpy(dtype="float64") for f in facts}
+    facts = sorted((f for f in FACTS if f.feature in frame), key=lambda f: -importance.get(f.feature, 0.0))
+    values = {f.feature: float_column(frame[f.feature]) for f in facts}
     out: list[list[dict[str, object]]] = []
-    for i in range(len(frame)):
+    for i in range(len(frame) if n is None else n):
         row: list[dict[str, object]] = []
         for fact in facts:
             v = values[fact.feature][i]

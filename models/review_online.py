@@ -11,14 +11,18 @@ are written here because no library keeps per-key time windows; MinHash LSH come
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from datasketch import MinHash, MinHashLSH
 
 from features import columns as c
-from features.review_text import DuplicateConfig, normalise_text, text_statistics
+from features.review_text import DuplicateConfig, normalise_text, text_statistics, text_statistics_arrays
 
 DAY = 86_400
 WINDOWS = (1, 7, 30)
@@ -27,9 +31,22 @@ NUM_PERM = 64
 LSH_THRESHOLD = 0.5  # candidates only; every candidate is checked exactly against the 0.7 Jaccard rule
 
 
-def _hash(values: Iterable[object]) -> np.ndarray:
+def _hash(values: Iterable[object], categorize: bool = True) -> np.ndarray:
+    """Stable 64-bit hashes of the values as strings; ``categorize`` (same hashes) pays off on many repeated keys
+    and costs 0.1 ms on a handful."""
     arr = np.asarray(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values], object)
-    return pd.util.hash_array(arr).astype(np.uint64) if len(arr) else np.empty(0, np.uint64)
+    return pd.util.hash_array(arr, categorize=categorize).astype(np.uint64) if len(arr) else np.empty(0, np.uint64)
+
+
+def _missing(value: object) -> bool:
+    """What ``notna`` calls missing, for one value (None, NaN, NaT, pd.NA)."""
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _second(ts: object) -> float:
+    """:func:`_seconds` of one time: the same float (int64 nanoseconds over 1e9)."""
+    stamp = pd.Timestamp(ts)
+    return float("nan") if stamp is pd.NaT else float(stamp.as_unit("ns").value) / 1e9
 
 
 def _seconds(ts: pd.Series | np.ndarray) -> np.ndarray:
@@ -40,30 +57,74 @@ def _seconds(ts: pd.Series | np.ndarray) -> np.ndarray:
     return out
 
 
+def _float(value: object) -> float:
+    return float("nan") if _missing(value) else float(value)  # type: ignore[arg-type]
+
+
 SMALL_ADD = 64  # up to this many new entries are inserted in place rather than re-sorted with the rest
+FOLD_AT = 4096  # entries added one request at a time wait in a per-key side list until this many, then go in at once
 
 
 class _Timeline:
-    """Times (and one value) per hashed key, sorted by (key, time): counts and sums over ``[t - w, t)``."""
+    """Times (and one value) per hashed key, sorted by (key, time): counts and sums over ``[t - w, t)``.
+
+    A review just scored does not copy the whole timeline (``np.insert``, a fraction of a millisecond per array at
+    a large shop's size): small additions wait per key in ``_recent`` and join the arrays in one pass every
+    ``FOLD_AT`` entries; a lookup on a key with waiting entries merges them into its own slice first, exactly as
+    the in-place insertion would have placed them.
+    """
 
     def __init__(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray | None = None) -> None:
         self.keys, self.times = np.empty(0, np.uint64), np.empty(0, np.float64)
         self.values = np.empty(0, np.float64)
+        self._recent: dict[int, tuple[list[float], list[float]]] = {}
+        self._n_recent = 0
         self.add(keys, times, values)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_recent", {})  # pickled before the side lists existed
+        self.__dict__.setdefault("_n_recent", 0)
 
     def add(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray | None = None) -> None:
         values = np.zeros(len(keys)) if values is None else np.asarray(values, np.float64)
-        if 0 < len(keys) <= SMALL_ADD < len(self.keys):
-            self._insert(np.asarray(keys, np.uint64), np.asarray(times, np.float64), values)
+        keys, times = np.asarray(keys, np.uint64), np.asarray(times, np.float64)
+        if 0 < len(keys) <= SMALL_ADD < len(self.keys) and not np.isnan(times).any():
+            self._remember(keys, times, values)
             return
-        keys = np.r_[self.keys, np.asarray(keys, np.uint64)]
-        times = np.r_[self.times, np.asarray(times, np.float64)]
+        self._fold()  # what waits is older than what comes now
+        if 0 < len(keys) <= SMALL_ADD < len(self.keys):
+            self._insert(keys, times, values)
+            return
+        keys = np.r_[self.keys, keys]
+        times = np.r_[self.times, times]
         values = np.r_[self.values, values]
         order = np.lexsort((times, keys))
         self.keys, self.times, self.values = keys[order], times[order], values[order]
 
+    def _remember(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
+        """Per key, by time; a new entry after waiting ones with the same time (the in-place order)."""
+        for k, t, v in zip(keys.tolist(), times.tolist(), values.tolist(), strict=True):
+            waiting_times, waiting_values = self._recent.setdefault(k, ([], []))
+            at = bisect_right(waiting_times, t)
+            waiting_times.insert(at, t)
+            waiting_values.insert(at, v)
+        self._n_recent += len(keys)
+        if self._n_recent >= FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        """The waiting entries join the arrays in one pass."""
+        if not self._recent:
+            return
+        keys = np.concatenate([np.full(len(ts), k, np.uint64) for k, (ts, _) in self._recent.items()])
+        times = np.concatenate([np.asarray(ts, np.float64) for ts, _ in self._recent.values()])
+        values = np.concatenate([np.asarray(vs, np.float64) for _, vs in self._recent.values()])
+        self._recent, self._n_recent = {}, 0
+        self._insert(keys, times, values)
+
     def _insert(self, keys: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
-        """A few entries (a review just scored) go in place: no re-sort of the whole timeline per request.
+        """A few entries go in place: no re-sort of the whole timeline.
 
         Same order as the full sort: by (key, time), a new entry after existing ones with the same key and time.
         """
@@ -80,22 +141,40 @@ class _Timeline:
     def _span(self, key: np.uint64) -> tuple[int, int]:
         return int(np.searchsorted(self.keys, key, "left")), int(np.searchsorted(self.keys, key, "right"))
 
+    def _entries(self, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+        """Times and values of one key, waiting entries merged in where the in-place insertion puts them."""
+        lo, hi = self._span(key)
+        times, values = self.times[lo:hi], self.values[lo:hi]
+        waiting = self._recent.get(int(key))
+        if waiting is None:
+            return times, values
+        at = np.searchsorted(times, waiting[0], "right")
+        return np.insert(times, at, waiting[0]), np.insert(values, at, waiting[1])
+
     def window(self, key: np.uint64, t: float, within: float | None = None) -> tuple[int, float]:
         """(count, sum of values) of entries with ``t - within <= time < t`` (whole seconds; None = all earlier)."""
-        lo, hi = self._span(key)
-        times = np.floor(self.times[lo:hi])
+        times, values = self._entries(key)
+        floors = np.floor(times)
         t = np.floor(t)
-        end = int(np.searchsorted(times, t, "left"))
-        start = 0 if within is None else int(np.searchsorted(times, t - within, "left"))
-        return end - start, float(self.values[lo + start : lo + end].sum())
+        end = int(np.searchsorted(floors, t, "left"))
+        start = 0 if within is None else int(np.searchsorted(floors, t - within, "left"))
+        return end - start, float(values[start:end].sum())
 
     def latest_before(self, key: np.uint64, t: float) -> float:
         """The largest value among entries earlier than ``t`` (NaN if none): used for delivery times."""
-        lo, hi = self._span(key)
-        mask = self.times[lo:hi] < t
-        vals = self.values[lo:hi][mask]
+        times, values = self._entries(key)
+        vals = values[times < t]
         vals = vals[~np.isnan(vals) & (vals < t)]
         return float(vals.max()) if len(vals) else float("nan")
+
+
+@dataclass
+class _SameText:
+    """The indexed reviews sharing one shingle set (one LSH entry): whole-second times, sorted, for window counts."""
+
+    key: str
+    shingles: frozenset[str]
+    seconds: list[int] = field(default_factory=list)
 
 
 class ReviewContext:
@@ -111,9 +190,27 @@ class ReviewContext:
         self.user_orders = _Timeline(np.empty(0), np.empty(0))
         self.purchases = _Timeline(np.empty(0), np.empty(0))  # key: user+sku, value: delivered time
         self.device_first: dict[int, dict[int, float]] = {}  # device -> account -> first post
-        self.lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self.texts: dict[str, tuple[float, frozenset[str]]] = {}
         self.seen: set[str] = set()
+        self._new_text_index()
+
+    def _new_text_index(self) -> None:
+        """The LSH holds one entry per distinct shingle set: a campaign's thousand copies of one text are one
+        candidate checked once, then counted by binary search on their times (a review's MinHash is a function of
+        its shingle set, so the candidates are the same as with one entry per review)."""
+        self.lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        self._same_text: dict[frozenset[str], _SameText] = {}
+        self._by_key: dict[str, _SameText] = {}
+        self._device_seconds: dict[int, list[float]] = {}  # device -> sorted first posts (built on first use)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A context pickled with one LSH entry per review is regrouped once, at load."""
+        self.__dict__.update(state)
+        if "_same_text" not in state:
+            texts = self.texts
+            self._new_text_index()
+            for rid, (t, shingles) in texts.items():
+                self._index_text(rid, t, shingles, None)
 
     @classmethod
     def from_frames(
@@ -158,15 +255,70 @@ class ReviewContext:
         self.by_sku.add(skus, t, rating)
         devices = fresh[c.DEVICE_ID] if c.DEVICE_ID in fresh else pd.Series([None] * len(fresh))
         for d, u, ti, present in zip(_hash(devices), users, t, devices.notna().to_numpy(), strict=True):
-            accounts = self.device_first.setdefault(int(d), {}) if present else {}
-            if present and ti < accounts.get(int(u), np.inf):
-                accounts[int(u)] = ti
+            if present:
+                self._first_post(int(d), int(u), ti)
         for rid, text, ti in zip(fresh[c.REVIEW_ID].astype(str), fresh[c.REVIEW_TEXT], t, strict=True):
             shingles = self._shingles(text) if ti >= keep_text_since else None
             if shingles is not None:
-                self.texts[rid] = (ti, shingles)
-                self.lsh.insert(rid, self._minhash(shingles))
+                self._index_text(rid, ti, shingles, None)
         self.seen.update(fresh[c.REVIEW_ID].astype(str))
+
+    def _index_text(self, rid: str, t: float, shingles: frozenset[str], minhash: MinHash | None) -> None:
+        self.texts[rid] = (t, shingles)
+        group = self._same_text.get(shingles)
+        if group is None:
+            group = _SameText(f"T{len(self._same_text)}", shingles)
+            self._same_text[shingles] = self._by_key[group.key] = group
+            self.lsh.insert(group.key, minhash if minhash is not None else self._minhash(shingles))
+        insort(group.seconds, math.floor(t))
+
+    def submit(self, review: Mapping[str, Any]) -> dict[str, Any]:
+        """One review just submitted: its row (its own fields, features as of its time, text statistics, as
+        :meth:`features` gives them), after which it joins the context as :meth:`add` would record it.
+
+        The serving path: plain values and one hash call per review, no frame; the text's shingles and MinHash
+        are computed once for the near-duplicate query and the index.
+        """
+        t = _second(review.get(c.REVIEW_TS))
+        user_id, sku_id, device_id = review.get(c.USER_ID), review.get(c.SKU_ID), review.get(c.DEVICE_ID)
+        has_device = not _missing(device_id)
+        user, sku, pair, device = _hash([user_id, sku_id, f"{user_id}\x1f{sku_id}", device_id], categorize=False)
+        rid = str(review.get(c.REVIEW_ID))
+        shingles = self._shingles(review.get(c.REVIEW_TEXT))
+        minhash = self._minhash(shingles) if shingles is not None else None
+        feats = self._one(review, t, user, sku, pair, int(device), has_device, (shingles, minhash))
+        text = review.get(c.REVIEW_TEXT)
+        stats = text_statistics_arrays(["" if _missing(text) else str(text)])
+        row = {**review, **feats, **{name: values[0] for name, values in stats.items()}}
+        if rid not in self.seen:
+            rating = _float(review.get(c.RATING))
+            self.by_user.add(np.array([user]), np.array([t]), np.array([float(rating == 5)]))
+            self.by_sku.add(np.array([sku]), np.array([t]), np.array([rating]))
+            if has_device:
+                self._first_post(int(device), int(user), t)
+            if shingles is not None and not np.isnan(t):  # add() indexes texts with a time only
+                self._index_text(rid, t, shingles, minhash)
+            self.seen.add(rid)
+        return row
+
+    def _first_post(self, device: int, user: int, t: float) -> None:
+        """Record an account's post on a device if it is the account's first there."""
+        accounts = self.device_first.setdefault(device, {})
+        before = accounts.get(user, np.inf)
+        if t < before:
+            accounts[user] = t
+            times = self._device_seconds.get(device)
+            if times is not None:
+                if before != np.inf:
+                    del times[bisect_left(times, before)]
+                insort(times, t)
+
+    def prepare(self) -> ReviewContext:
+        """Draw the MinHash permutations and build the character-class table now (at load), not on the first
+        request (together about 100 ms)."""
+        self._minhash(frozenset({"prepare"}))
+        text_statistics_arrays(["prepare"])
+        return self
 
     def _minhash(self, shingles: frozenset[str]) -> MinHash:
         if getattr(self, "_permutations", None) is None:  # drawing them costs ms: once per context
@@ -176,24 +328,40 @@ class ReviewContext:
         mh.update_batch([s.encode("utf-8") for s in shingles])
         return mh
 
-    def _near_duplicates(self, rid: str, text: object, t: float) -> int:
-        shingles = self._shingles(text)
-        if shingles is None:
+    def _near_duplicates(
+        self, rid: str, text: object, t: float, hashed: tuple[frozenset[str] | None, MinHash | None] | None = None
+    ) -> int:
+        """Earlier reviews of the last 30 days (whole seconds) whose text is within the Jaccard rule, the review's
+        own id excepted (``hashed``: the text's shingles and MinHash, when the caller already has them)."""
+        shingles, minhash = hashed if hashed is not None else (self._shingles(text), None)
+        if shingles is None or math.isnan(t):
             return 0
+        end = math.floor(t)
+        start = end - DUPLICATE_WINDOW
+        own = self.texts.get(rid)
         count = 0
-        for other in self.lsh.query(self._minhash(shingles)):
-            ot, os_ = self.texts[other]
-            if other == rid or not (np.floor(t) - DUPLICATE_WINDOW <= np.floor(ot) < np.floor(t)):
+        for key in self.lsh.query(minhash if minhash is not None else self._minhash(shingles)):
+            group = self._by_key[key]
+            other = group.shingles
+            common = len(shingles & other)
+            if common / (len(shingles) + len(other) - common) < self.config.jaccard:  # |a ∪ b| without building it
                 continue
-            if len(shingles & os_) / len(shingles | os_) >= self.config.jaccard:
-                count += 1
+            count += bisect_left(group.seconds, end) - bisect_left(group.seconds, start)
+            if own is not None and own[1] == other and start <= math.floor(own[0]) < end:
+                count -= 1  # the review itself, scored again
         return count
 
     def _device_accounts(self, present: bool, d: int, user: np.uint64, t: float) -> int:
+        """Accounts that posted from the device by ``t``, this one included."""
         if not present:
             return 0
-        others = {u for u, first in self.device_first.get(d, {}).items() if first <= t}
-        return len(others | {int(user)})
+        accounts = self.device_first.get(d, {})
+        if math.isnan(t) or not accounts:
+            return 1
+        times = self._device_seconds.get(d)
+        if times is None:
+            times = self._device_seconds[d] = sorted(accounts.values())
+        return bisect_right(times, t) + int(not accounts.get(int(user), np.inf) <= t)
 
     def features(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The review features of each row (review_id, user_id, sku_id, review_ts, rating, text, device_id) as of
@@ -210,7 +378,15 @@ class ReviewContext:
         return pd.concat([rows, frame, stats.reset_index(drop=True)], axis=1)
 
     def _one(
-        self, row: dict, t: float, user: np.uint64, sku: np.uint64, pair: np.uint64, device: int, has_device: bool
+        self,
+        row: Mapping[str, Any],
+        t: float,
+        user: np.uint64,
+        sku: np.uint64,
+        pair: np.uint64,
+        device: int,
+        has_device: bool,
+        hashed: tuple[frozenset[str] | None, MinHash | None] | None = None,
     ) -> dict[str, float]:
         rating = float(row[c.RATING])
         before, fives = self.by_user.window(user, t)
@@ -224,7 +400,7 @@ class ReviewContext:
             "reviewer_five_star_share": fives / before if before else np.nan,
             "product_reviews_24h": self.by_sku.window(sku, t, DAY)[0],
             "rating_deviation": rating - sku_sum / sku_n if sku_n else np.nan,
-            "near_duplicate_count_30d": self._near_duplicates(str(row.get(c.REVIEW_ID)), row[c.REVIEW_TEXT], t),
+            "near_duplicate_count_30d": self._near_duplicates(str(row.get(c.REVIEW_ID)), row[c.REVIEW_TEXT], t, hashed),
             "device_shared_accounts": self._device_accounts(has_device, device, user, t),
         }
         if self.has_orders:

@@ -12,8 +12,8 @@ the thresholds, so both are read on reviews the models did not see.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 import lightgbm as lgb
 import numpy as np
@@ -27,7 +27,7 @@ from features import columns as c
 from models._lgbm import booster_params, feature_matrix, require_frame, select_features
 from models.churn import CentredIsotonic
 from models.review_campaigns import CAMPAIGN_ID, CAMPAIGN_SIZE, CampaignConfig, group_campaigns
-from models.review_evidence import DEFAULT_RULES, TEXT_PROBABILITY, ActionRule, actions, evidence
+from models.review_evidence import DEFAULT_RULES, FACTS, TEXT_PROBABILITY, ActionRule, actions, evidence, float_column
 from models.review_text_model import ReviewTextModel
 from models.review_thresholds import LabelThresholds, choose_thresholds
 
@@ -39,6 +39,10 @@ NON_FEATURES: tuple[str, ...] = (
     c.REVIEW_ID, c.REVIEWER_ID, c.USER_ID, c.SKU_ID, c.AS_OF, c.REVIEW_TS, c.REVIEW_TEXT, c.DEVICE_ID, c.ORDER_ID,
 )  # fmt: skip
 MIN_ISOTONIC_POSITIVES = 30
+#: What scoring reads: a frame, or equal-length columns by name (a request's raw reviews, no frame built).
+Columns: TypeAlias = pd.DataFrame | Mapping[str, Any]
+#: The columns :func:`group_campaigns` reads.
+CAMPAIGN_COLUMNS = (c.REVIEW_ID, c.SKU_ID, c.REVIEW_TS, c.DEVICE_ID, c.REVIEW_TEXT, c.USER_ID)
 #: Style statistics of the text itself: useful beside behaviour, but on their own they are more text, not behaviour.
 TEXT_STYLE: frozenset[str] = frozenset(
     {"text_length", "punct_share", "exclaim_share", "digit_share", "latin_share", "max_char_run", c.RATING}
@@ -52,6 +56,15 @@ def _labels(y: Any, n: int) -> np.ndarray:
     if arr.min() == arr.max():
         raise ValueError("y holds a single class; the model needs genuine and fake verdicts")
     return arr.astype(int)
+
+
+def _campaign_frame(columns: Columns, rows: np.ndarray) -> pd.DataFrame:
+    """The flagged rows :func:`group_campaigns` groups (built only when enough rows are flagged to form one)."""
+    if isinstance(columns, pd.DataFrame):
+        return columns.iloc[rows].reset_index(drop=True)
+    picked = {name: [columns[name][i] for i in rows] for name in CAMPAIGN_COLUMNS if name in columns}
+    picked[c.REVIEW_TS] = pd.to_datetime(picked[c.REVIEW_TS])
+    return pd.DataFrame(picked)
 
 
 def _has_text(X: pd.DataFrame) -> bool:
@@ -156,7 +169,7 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         if not self.behaviour_features_ and not self.uses_text_:
             raise ValueError("nothing to learn from: no usable text and no behaviour feature")
         self.text_only_ = not self.behaviour_features_
-        if self.text_only_:
+        if self.text_only_ and self.use_behaviour:  # a deliberately text-only model (a baseline) is not news
             logger.warning("reviews: no behaviour features in this dataset; scoring with the text model alone")
         fit, cal = self._split(X, y_arr)
         if y_arr[cal].min() == y_arr[cal].max():
@@ -215,7 +228,13 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         return {n: float(g / total) for n, g in zip(names, gain, strict=True)}
 
     # ----------------------------------------------------------------------------------------------- scoring
-    def text_log_odds(self, X: pd.DataFrame) -> np.ndarray | None:
+    def prepare(self) -> ReviewAuthenticityModel:
+        """Build what scoring one review at a time needs now (at load) rather than on the first request."""
+        if getattr(self, "uses_text_", False):
+            self.text_model_.prepare()
+        return self
+
+    def text_log_odds(self, X: Columns) -> np.ndarray | None:
         """The text model's log-odds per row, or None when the model does not use text."""
         if not self.uses_text_:
             return None
@@ -223,13 +242,34 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X lacks the {c.REVIEW_TEXT!r} column the text model needs")
         return self.text_model_.log_odds(X[c.REVIEW_TEXT])
 
+    def _booster_input(self, X: Columns, n: int, text: np.ndarray | None) -> np.ndarray:
+        """The booster's float64 matrix (behaviour features in fitted order, then the text log-odds).
+
+        The same values as :meth:`_matrix`, without a frame: LightGBM takes an array as is, while a frame is
+        converted on every call (half a millisecond for one row).
+        """
+        missing = [name for name in self.behaviour_features_ if name not in X]
+        if missing:
+            raise ValueError(f"X lacks fitted feature column(s): {', '.join(missing)}")
+        matrix = np.empty((n, len(self.behaviour_features_) + int(self.uses_text_)))
+        for j, name in enumerate(self.behaviour_features_):
+            matrix[:, j] = float_column(X[name])
+        if self.uses_text_:
+            matrix[:, -1] = text
+        return matrix
+
+    def _raw_scores(self, X: Columns, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uncalibrated score and text log-odds per row."""
+        text = self.text_log_odds(X)
+        if self.text_only_:
+            return np.asarray(text, dtype=np.float64), text
+        matrix = self._booster_input(X, n, text)
+        return np.asarray(self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)), text
+
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated score (log-odds scale): the booster's raw score, or the text log-odds when text-only."""
         X = require_frame(X)
-        text = self.text_log_odds(X)
-        if self.text_only_:
-            return np.asarray(text)
-        return self.booster_.predict(self._matrix(X, text), raw_score=True, num_threads=self.n_jobs)
+        return self._raw_scores(X, len(X))[0]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self._calibrate(self.decision_function(X))
@@ -239,15 +279,17 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         """1 where the label is "fake" (the 95 %-precision threshold), else 0."""
         return (self.predict_proba(X)[:, 1] >= self.thresholds_.fake).astype(int)
 
+    def _scores(self, X: Columns, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probability, label and text probability per row."""
+        raw, text = self._raw_scores(X, n)
+        p = self._calibrate(raw)
+        return p, self.thresholds_.labels(p), expit(text) if text is not None else np.full(n, np.nan)
+
     def score_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Probability, label and text probability per row (index of ``X``)."""
         X = require_frame(X)
-        text = self.text_log_odds(X)
-        raw = np.asarray(text) if self.text_only_ else self.booster_.predict(self._matrix(X, text), raw_score=True)
-        p = self._calibrate(raw)
-        out = pd.DataFrame({"probability": p, "label": self.thresholds_.labels(p)}, index=X.index)
-        out[TEXT_PROBABILITY] = expit(text) if text is not None else np.nan
-        return out
+        p, labels, text_p = self._scores(X, len(X))
+        return pd.DataFrame({"probability": p, "label": labels, TEXT_PROBABILITY: text_p}, index=X.index)
 
     def decide(
         self,
@@ -263,31 +305,47 @@ class ReviewAuthenticityModel(ClassifierMixin, BaseEstimator):
         together to see rings); ``rules`` overrides the fitted action table for this call.
         """
         frame = require_frame(frame).reset_index(drop=True)
-        scored = self.score_frame(frame)
-        camp = pd.DataFrame({CAMPAIGN_ID: [None] * len(frame), CAMPAIGN_SIZE: np.zeros(len(frame), dtype=int)})
-        flagged = np.flatnonzero(scored["label"].to_numpy() != "genuine")
-        if campaigns and len(flagged) and {c.SKU_ID, c.REVIEW_TS} <= set(frame.columns):
-            grouped = group_campaigns(frame.iloc[flagged].reset_index(drop=True), self.campaign)
-            camp.loc[flagged, CAMPAIGN_ID] = grouped[CAMPAIGN_ID].to_numpy()
-            camp.loc[flagged, CAMPAIGN_SIZE] = grouped[CAMPAIGN_SIZE].to_numpy()
-        context = frame.assign(**{TEXT_PROBABILITY: scored[TEXT_PROBABILITY].to_numpy(),
-                                  CAMPAIGN_SIZE: camp[CAMPAIGN_SIZE].to_numpy()})  # fmt: skip
-        facts = evidence(context, self.importance_, top_k)
-        chosen_actions = actions(scored["label"].tolist(), scored["probability"].to_numpy(), camp[CAMPAIGN_SIZE].to_numpy(),
-                       self.rules if rules is None else rules)  # fmt: skip
-        ids = frame[c.REVIEW_ID].astype(str).tolist() if c.REVIEW_ID in frame else [None] * len(frame)
+        return self.decide_columns(frame, len(frame), rules, campaigns, top_k)
+
+    def decide_columns(
+        self,
+        columns: Columns,
+        n: int,
+        rules: Sequence[ActionRule] | None = None,
+        campaigns: bool = True,
+        top_k: int = 4,
+    ) -> list[dict[str, Any]]:
+        """:meth:`decide` on ``n`` rows given as a frame or as columns by name (lists or arrays of length ``n``).
+
+        A request's few raw reviews come as columns: no frame is built unless enough reviews are flagged to form
+        a campaign (a campaign holds at least ``min_size`` of them).
+        """
+        p, labels, text_p = self._scores(columns, n)
+        campaign_id: list[str | None] = [None] * n
+        campaign_size = np.zeros(n, dtype=int)
+        flagged = np.flatnonzero(labels != "genuine")
+        enough = len(flagged) > 0 and len(flagged) >= (self.campaign or CampaignConfig()).min_size
+        if campaigns and enough and c.SKU_ID in columns and c.REVIEW_TS in columns:
+            grouped = group_campaigns(_campaign_frame(columns, flagged), self.campaign)
+            for i, cid, size in zip(flagged, grouped[CAMPAIGN_ID], grouped[CAMPAIGN_SIZE], strict=True):
+                campaign_id[i], campaign_size[i] = cid, size
+        stated = {f.feature: columns[f.feature] for f in FACTS if f.feature in columns}
+        facts = evidence({**stated, TEXT_PROBABILITY: text_p, CAMPAIGN_SIZE: campaign_size}, self.importance_,
+                         top_k, n)  # fmt: skip
+        chosen_actions = actions(labels.tolist(), p, campaign_size, self.rules if rules is None else rules)
+        ids = [str(i) for i in columns[c.REVIEW_ID]] if c.REVIEW_ID in columns else [None] * n
         return [
             {
                 c.REVIEW_ID: ids[i],
-                "probability": float(scored["probability"].iat[i]),
-                "label": str(scored["label"].iat[i]),
+                "probability": float(p[i]),
+                "label": str(labels[i]),
                 "action": chosen_actions[i],
                 "text_only": bool(self.text_only_),
                 "evidence": facts[i],
-                CAMPAIGN_ID: camp[CAMPAIGN_ID].iat[i],
-                CAMPAIGN_SIZE: int(camp[CAMPAIGN_SIZE].iat[i]),
+                CAMPAIGN_ID: campaign_id[i],
+                CAMPAIGN_SIZE: int(campaign_size[i]),
             }
-            for i in range(len(frame))
+            for i in range(n)
         ]
 
 

@@ -10,7 +10,9 @@ import pytest
 from features import columns as c
 from features.reviews import REVIEW_FEATURES
 from features.settings import DatasetPaths
+from models import review_online, review_text_model
 from models.review_campaigns import group_campaigns
+from models.review_decision import ReviewDecision
 from models.review_online import ReviewContext
 from models.review_text_model import C_GRID, ReviewTextModel, script_tokens
 from models.review_thresholds import choose_thresholds
@@ -201,3 +203,51 @@ def test_the_text_model_chooses_its_settings_by_inner_cv_and_scores_rows_out_of_
     assert np.mean((model.oof_log_odds_ > 0) == y) >= 0.75
     few = ReviewTextModel().fit(texts[:10], [1] + [0] * 9)  # one fake: no inner folds, fixed C, views averaged
     assert few.stacker_ is None and set(few.chosen_C_.values()) == {4.0}
+
+
+def _lake_context(tiny_world: DatasetPaths) -> ReviewContext:
+    return ReviewContext.from_frames(*(pd.read_parquet(tiny_world.lake / f"{n}.parquet")
+                                       for n in ("reviews", "users", "orders", "order_items")))  # fmt: skip
+
+
+def test_the_submission_path_gives_exactly_the_frame_paths_records(
+    tiny_world: DatasetPaths, data: ReviewData, model: ReviewAuthenticityModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving scores raw reviews without frames (``ReviewContext.submit``, columns, one text at a time, timeline
+    side lists): the same probability, label, evidence, action and campaign, to the last bit, as the frame path
+    (features -> ``decide`` -> ``add`` per review, sklearn's batch text transform, every entry inserted at once)."""
+    buyers = _genuine_buyers(tiny_world, 8)
+    t0 = buyers[c.DELIVERED_AT].max() + pd.Timedelta(days=1)
+    texts = [SCRIPT] * 5 + ["Great jacket, warm and well made.", "尺码合适，颜色比图片稍深一点。", "好"]
+    raw = _raw(buyers, texts, ["DEV-RING"] * 5 + ["D-1", None, "D-2"], t0, "3min")
+    raw = pd.concat([raw, raw.iloc[[2]]], ignore_index=True)  # the same review submitted again
+    batches = [raw.iloc[[i]] for i in range(len(raw))]  # one per request, then all of them in one request
+    batches.append(raw.assign(**{c.REVIEW_ID: [f"B{i}" for i in range(len(raw))]}))
+
+    monkeypatch.setattr(review_text_model, "ONE_BY_ONE", 0)
+    monkeypatch.setattr(review_online, "FOLD_AT", 1)
+    slow, expected = _lake_context(tiny_world), []
+    for batch in batches:
+        parts = []
+        for i in range(len(batch)):
+            parts.append(slow.features(batch.iloc[[i]]))
+            slow.add(batch.iloc[[i]])
+        expected.append(model.decide(pd.concat(parts, ignore_index=True)))
+    monkeypatch.undo()
+
+    monkeypatch.setattr(review_online, "FOLD_AT", 3)  # side lists fold into the arrays during the test
+    decision = ReviewDecision(model, data.frame.head(20), _lake_context(tiny_world))
+    for batch, want in zip(batches, expected, strict=True):
+        got = decision.decide(pd.DataFrame(), reviews=batch.to_dict("records"))
+        assert [{k: v for k, v in r.items() if k != "status"} for r in got] == want
+    assert any(r["campaign_size"] >= 3 for r in got)  # the ring in one request forms a campaign through columns
+
+
+def test_a_context_pickled_with_one_index_entry_per_review_is_regrouped_at_load(tiny_world: DatasetPaths) -> None:
+    ctx = _lake_context(tiny_world)
+    legacy = {k: v for k, v in ctx.__dict__.items() if k not in ("_same_text", "_by_key", "_device_seconds")}
+    loaded = ReviewContext.__new__(ReviewContext)
+    loaded.__setstate__(legacy)
+    sample = pd.read_parquet(tiny_world.lake / "reviews.parquet").sample(100, random_state=3)
+    pd.testing.assert_frame_equal(loaded.features(sample), ctx.features(sample))
+    assert len(loaded._by_key) == len(ctx._by_key) <= len(ctx.texts)
