@@ -74,6 +74,19 @@ def _bagged(pred: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _price_known_before(train: pd.DataFrame) -> pd.DataFrame:
+    """Each day's log price replaced by the SKU's price the day before (NaN on its first day).
+
+    Why: a day's price is the mean price paid when it sold, the list price otherwise, so a price off the list says
+    the day sold; a booster fitted on it learns that instead of demand. Serving knows only earlier prices (the last
+    one carried forward), so the booster learns from those.
+    """
+    if LOG_PRICE not in train:
+        return train
+    lagged = train.groupby(c.UNIQUE_ID, sort=False)[LOG_PRICE].shift(1)
+    return train.assign(**{LOG_PRICE: lagged})
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """mlforecast warns on every null lag of a young series; LightGBM handles NaN, so that is expected here."""
@@ -323,7 +336,11 @@ class DemandForecaster:
         mlf = self._mlforecast()
         with _quiet():
             mlf.fit(
-                train, static_features=[], weight_col=WEIGHT, keep_last_n=FREQS[self.freq].keep_last_n, dropna=False
+                _price_known_before(train),
+                static_features=[],
+                weight_col=WEIGHT,
+                keep_last_n=FREQS[self.freq].keep_last_n,
+                dropna=False,
             )
         return mlf
 
@@ -355,8 +372,11 @@ class DemandForecaster:
     def _calibrate(self, mlf: MLForecast, early: pd.DataFrame, late: pd.DataFrame) -> pd.Series:
         """Per-SKU dispersion from real h-step forecasts of the held-back last window (uncensored periods only)."""
         known = late[late[c.UNIQUE_ID].isin(set(early[c.UNIQUE_ID]))]
+        X = known[[c.UNIQUE_ID, c.DS, *self.exog_]] if self.exog_ else None
+        if X is not None and LOG_PRICE in self.exog_:  # as served: the last price before the window, carried forward
+            X = X.assign(**{LOG_PRICE: X[c.UNIQUE_ID].map(early.groupby(c.UNIQUE_ID)[LOG_PRICE].last())})
         with _quiet():
-            pred = _bagged(mlf.predict(self.h, X_df=known[[c.UNIQUE_ID, c.DS, *self.exog_]] if self.exog_ else None))
+            pred = _bagged(mlf.predict(self.h, X_df=X))
         both = known.merge(pred, on=[c.UNIQUE_ID, c.DS], how="inner")
         both = both[both[WEIGHT] > 0]
         y, mu, ids = both[c.Y].to_numpy("float64"), np.maximum(both[MEAN].to_numpy("float64"), 0.0), both[c.UNIQUE_ID]

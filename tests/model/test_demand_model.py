@@ -142,3 +142,12 @@ def test_a_cold_sku_gets_the_typical_peer_not_the_bulk_seller() -> None:
     pred = pd.DataFrame({c.UNIQUE_ID: ["a", "b", "c"], c.DS: [day] * 3, MEAN: [1.0, 2.0, 10_000.0]})
     out = forecaster._peer_mean(pred, ["new"])
     assert out[MEAN].tolist() == [2.0] and out[COLD].tolist() == [True]
+
+
+def test_the_booster_learns_from_the_price_known_the_day_before() -> None:
+    """A day's paid price shows whether it sold: training sees each SKU's previous price, as serving does."""
+    from models.demand import LOG_PRICE, _price_known_before
+
+    frame = pd.DataFrame({c.UNIQUE_ID: ["a", "a", "a", "b", "b"], LOG_PRICE: [1.0, 2.0, 3.0, 7.0, 8.0]})
+    lagged = _price_known_before(frame)[LOG_PRICE].tolist()
+    assert np.isnan(lagged[0]) and lagged[1:3] == [1.0, 2.0] and np.isnan(lagged[3]) and lagged[4] == 7.0
