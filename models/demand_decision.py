@@ -40,6 +40,7 @@ OK, UNKNOWN, NOT_FORECAST = "ok", "unknown_sku", "not_forecast"
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
+CACHES = ("_plan_cache", "_snapshot_stock")
 SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "days_since_sale", "abc", "xyz")
 
 
@@ -170,28 +171,38 @@ class DemandDecision:
         return out
 
     # ---- policy --------------------------------------------------------------------------------------------
-    def _stock(self, ids: list[str], stock, lookup) -> pd.DataFrame:
-        """on_hand / on_order per id: request overrides, then online features, then the training snapshot."""
-        snap = self.snapshot.reindex(ids)
-        current = snap[["on_hand", "on_order"]].copy()
+    def _stock(self, ids: list[str], stock, lookup) -> dict[str, dict[str, float | None]]:
+        """on_hand / on_order per id: request overrides, then online features, then the training snapshot.
+
+        Plain dicts, not frames: this runs on every policy request, where pandas indexing cost milliseconds.
+        """
+        snapshot = self.__dict__.get("_snapshot_stock")
+        if snapshot is None:
+            frame = self.snapshot[["on_hand", "on_order"]].astype("float64")
+            snapshot = self.__dict__["_snapshot_stock"] = {
+                str(sku): {"on_hand": _num(a), "on_order": _num(b)}
+                for sku, a, b in zip(frame.index, frame["on_hand"], frame["on_order"], strict=True)
+            }
+        current = {i: dict(snapshot.get(i) or {"on_hand": None, "on_order": None}) for i in ids}
         if lookup is not None:
             try:
-                online = lookup(FEATURE_SERVICE, ids).set_index(pd.Index(ids))
+                online = lookup(FEATURE_SERVICE, ids)
             except Exception:  # the snapshot is still a sound answer when the online store is unavailable
                 online = None
             if online is not None and KNOWN in online:
-                online = online[online[KNOWN].astype(bool)]
+                known = online[KNOWN].to_numpy(bool)
                 for src, dst in ((c.ON_HAND, "on_hand"), ("units_in_transit", "on_order")):
                     if src in online:
-                        current.loc[online.index, dst] = (
-                            online[src].astype("float64").combine_first(current.loc[online.index, dst])
-                        )
+                        values = online[src].to_numpy("float64", na_value=np.nan)
+                        for sku, ok, value in zip(ids, known, values, strict=True):
+                            if ok and value == value:  # NaN online keeps the snapshot's value
+                                current[sku][dst] = float(value)
         for row in stock or []:
             sku = str(row.get(c.SKU_ID))
-            if sku in current.index:
+            if sku in current:
                 for key in ("on_hand", "on_order"):
                     if row.get(key) is not None:
-                        current.loc[sku, key] = float(row[key])
+                        current[sku][key] = float(row[key])
         return current
 
     def _policies(self, ids: list[str], service_level: float | None, stock, lookup) -> dict[str, dict]:
@@ -199,10 +210,10 @@ class DemandDecision:
             return {}
         plans = self._plans(ids, service_level)
         current = self._stock(list(plans), stock, lookup)
-        return {sku: self._one_policy(sku, plan, current.loc[sku]) for sku, plan in plans.items()}
+        return {sku: self._one_policy(sku, plan, current[sku]) for sku, plan in plans.items()}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_plan_cache"}  # a cache, never part of the model
+        return {k: v for k, v in self.__dict__.items() if k not in CACHES}  # caches, never part of the model
 
     def _plans(self, ids: list[str], service_level: float | None) -> dict[str, dict]:
         """The stock-independent part of each SKU's policy: stored for the default service levels, else cached.
@@ -259,7 +270,7 @@ class DemandDecision:
     def _period_days(self) -> float:
         return FREQS[self.forecaster.freq].period_days
 
-    def _one_policy(self, sku: str, plan: dict, current: pd.Series) -> dict:
+    def _one_policy(self, sku: str, plan: dict, current: dict[str, float | None]) -> dict:
         """The answer for one SKU; ``plan`` works in forecast periods, the answer speaks in days."""
         snap, pol, daily, period = plan["snap"], plan["pol"], plan["daily"], self._period_days()
         lead_days = plan["leads"] * period

@@ -63,8 +63,8 @@ def test_policy_reads_current_stock_from_the_online_store(trained) -> None:
         return pd.DataFrame({"on_hand": [12345.0, 1.0], "units_in_transit": [7.0, 1.0], "known": [True, False]})
 
     current = model._stock(ids, None, lookup)
-    assert current.loc[ids[0], "on_hand"] == 12345.0 and current.loc[ids[0], "on_order"] == 7.0
-    assert current.loc[ids[1], "on_hand"] != 1.0 or model.snapshot.loc[ids[1], "on_hand"] == 1.0
+    assert current[ids[0]]["on_hand"] == 12345.0 and current[ids[0]]["on_order"] == 7.0
+    assert current[ids[1]]["on_hand"] != 1.0 or model.snapshot.loc[ids[1], "on_hand"] == 1.0
 
 
 def test_a_policy_does_not_depend_on_the_other_skus_of_the_request(trained) -> None:
