@@ -152,13 +152,25 @@ class _Timeline:
         return np.insert(times, at, waiting[0]), np.insert(values, at, waiting[1])
 
     def window(self, key: np.uint64, t: float, within: float | None = None) -> tuple[int, float]:
-        """(count, sum of values) of entries with ``t - within <= time < t`` (whole seconds; None = all earlier)."""
-        times, values = self._entries(key)
-        floors = np.floor(times)
-        t = np.floor(t)
-        end = int(np.searchsorted(floors, t, "left"))
-        start = 0 if within is None else int(np.searchsorted(floors, t - within, "left"))
-        return end - start, float(values[start:end].sum())
+        """(count, sum of values) of entries with ``t - within <= time < t`` (whole seconds; None = all earlier).
+
+        Binary searches on the key's sorted times and its waiting entries, without merging them: a busy key (one
+        device posting thousands of reviews) must not cost a pass over its whole history per request. On whole
+        seconds, ``floor(time) < n`` is ``time < n`` and ``floor(time) >= m`` is ``time >= ceil(m)``.
+        """
+        end_t = float(np.floor(t))
+        start_t = None if within is None else float(np.ceil(end_t - within))
+        lo, hi = self._span(key)
+        times = self.times[lo:hi]
+        start = 0 if start_t is None else int(np.searchsorted(times, start_t, "left"))
+        end = int(np.searchsorted(times, end_t, "left"))
+        count, total = end - start, float(self.values[lo + start : lo + end].sum())
+        waiting = self._recent.get(int(key))
+        if waiting:
+            i = 0 if start_t is None else bisect_left(waiting[0], start_t)
+            j = bisect_left(waiting[0], end_t)
+            count, total = count + j - i, total + float(sum(waiting[1][i:j]))
+        return count, total
 
     def latest_before(self, key: np.uint64, t: float) -> float:
         """The largest value among entries earlier than ``t`` (NaN if none): used for delivery times."""
