@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     serving_fast_reader: bool = Field(True, description="Read Feast's SQLite online table directly (SQLite only).")
     serving_batching: bool = Field(True, description="Coalesce concurrent requests into one model call per worker.")
     serving_workers: int = Field(1, ge=1, le=16, description="Service worker processes for `shopsense serve`.")
+    serving_trace_routes: bool = Field(
+        False,
+        description="OpenTelemetry spans for the API routes (export them with BentoML's `tracing` config); off, the "
+        "routes skip the tracing middleware, which builds three unsampled spans a request.",
+    )
     serving_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     serving_max_queue: int = Field(
         4000, ge=1, description="Queued work per decision and worker (ids; explained ids weigh 8) before 503."

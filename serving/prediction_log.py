@@ -50,8 +50,12 @@ def output_of(record: dict[str, Any]) -> dict[str, Any]:
 
 def _append(path: Path, text: str) -> None:
     """One ``os.write`` on an ``O_APPEND`` descriptor: lines from several workers never interleave."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        fd = os.open(path, flags, 0o640)
+    except FileNotFoundError:  # the first line (a mkdir on every request showed in profiles)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o640)
     try:
         os.write(fd, text.encode("utf-8"))
     finally:

@@ -25,10 +25,11 @@ from serving.model_store import store_tag
 from serving.reports import PREFIX as REPORTS_PATH
 from serving.reports import ReportsApp
 from serving.schemas import ReloadResponse
-from training import decisions
+from training import decisions, quiet
 from training.decisions.spec import DecisionSpec, Route
 
 logger = logging.getLogger(__name__)
+quiet.drop_library_deprecations()  # the worker imports Feast, which turns every library's deprecation notice on
 
 RELOAD_ROUTE = "/admin/reload"
 
@@ -128,6 +129,20 @@ def _info(ctx: bentoml.Context) -> Any:
     return request_info(ctx.request.scope) or st.detached_info(ctx.request.url.path)
 
 
+def _tracing(api_paths: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's tracing options: the API routes skip OpenTelemetry unless ``serving_trace_routes`` is on.
+
+    BentoML samples no span by default, yet its middleware still builds a span per request and per ASGI message
+    (~0.3 ms of a ~2 ms request on one worker). A bad setting is left to ``config.check`` at start-up, which
+    names it in one sentence.
+    """
+    try:
+        traced = config.load_settings().serving_trace_routes
+    except config.ConfigError:
+        traced = False
+    return {} if traced else {"excluded_urls": sorted(api_paths)}
+
+
 def build_service(specs: list[DecisionSpec]) -> Any:
     """The service class with one model declaration per decision and one API method per route, from the registry."""
     namespace: dict[str, Any] = {
@@ -140,6 +155,7 @@ def build_service(specs: list[DecisionSpec]) -> Any:
         for route in spec.routes:
             namespace[route.path.strip("/").replace("/", "_")] = _route_handler(spec.name, route)
     service_class = type("ShopSense", (_ShopSenseBase,), namespace)
+    api_paths = {route.path: route.request for spec in specs for route in spec.routes}
     service = bentoml.service(
         name="shopsense",
         image=UvLockImage(python_version="3.11"),
@@ -147,8 +163,8 @@ def build_service(specs: list[DecisionSpec]) -> Any:
         workers=1,
         traffic={"timeout": 60, "max_concurrency": 512},
         logging={"access": {"enabled": False}},  # serving/audit.py writes one line per API request instead
+        tracing=_tracing(api_paths),
     )(service_class)
-    api_paths = {route.path: route.request for spec in specs for route in spec.routes}
     metrics_labels.install([*api_paths, RELOAD_ROUTE])  # /metrics labels: these templates, else one "unknown"
     service.add_asgi_middleware(
         ShopSenseMiddleware,

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import warnings
+from typing import TextIO
 
 # (exact logger name, message start) pairs dropped below ERROR. A logger's filters see only the records logged on
 # that very logger (not its children's), so each entry names the module that logs it.
@@ -60,6 +61,7 @@ def configure(verbose: bool = False) -> None:
             logger.filters[:] = [f for f in logger.filters if not isinstance(f, _DropKnown)]
         if "mlflow" in logging.root.manager.loggerDict:
             logging.getLogger("mlflow").setLevel(logging.INFO)
+        warnings.showwarning = getattr(warnings.showwarning, "_wrapped", warnings.showwarning)
         return
     # MLflow draws a progress bar per artifact download (the champion sync); our step lines report the sync.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -76,11 +78,38 @@ def configure(verbose: bool = False) -> None:
     for message, category in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=_LIBRARIES)
+    drop_library_deprecations()
+
+
+def drop_library_deprecations() -> None:
+    """Drop DeprecationWarnings raised inside :data:`_LIBRARIES` even after a library turned them all on.
+
+    Feast's ``feature_store`` and ``feature_view`` modules call ``warnings.simplefilter("once", DeprecationWarning)``
+    when imported, ahead of every filter set before, so pathspec's and BentoML's notices about their own code came
+    back in ``shopsense serve`` and in its ``bentoml serve`` child. The last step that prints a warning is wrapped
+    instead of fighting over the filter order; warnings raised from any other file are shown as before.
+    """
+    shown = warnings.showwarning
+    if getattr(shown, "_drops_library_deprecations", False):
+        return
+
+    def showwarning(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int,
+        file: TextIO | None = None, line: str | None = None,
+    ) -> None:  # fmt: skip
+        if issubclass(category, DeprecationWarning) and _LIBRARY_FILE.search(filename.replace(os.sep, "/")):
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    showwarning._drops_library_deprecations = True  # type: ignore[attr-defined]
+    showwarning._wrapped = shown  # type: ignore[attr-defined]  (``--verbose`` puts it back)
+    warnings.showwarning = showwarning
 
 
 # DeprecationWarnings whose warning site is inside these packages are about their code, not ours.
-_LIBRARIES = "|".join(
+_LIBRARY_NAMES = "|".join(
     re.escape(name)
     for name in ("pydantic", "bentoml", "_bentoml_impl", "_bentoml_sdk", "mlflow", "feast", "fs", "pathspec")
 )
-_LIBRARIES = rf"({_LIBRARIES})(\..*)?"
+_LIBRARIES = rf"({_LIBRARY_NAMES})(\..*)?"  # a module name
+_LIBRARY_FILE = re.compile(rf"/site-packages/({_LIBRARY_NAMES})/")  # a file inside one

@@ -163,3 +163,20 @@ def test_health_metrics_and_docs(client, auth) -> None:
     spec = client.get("/docs.json").json()
     assert {"/churn/predict", "/users/tier", "/admin/reload"} <= set(spec["paths"])
     assert client.get("/").status_code == 200  # Swagger UI
+
+
+def test_api_routes_skip_unsampled_tracing(monkeypatch) -> None:
+    """Unless route tracing is asked for, the API routes bypass OpenTelemetry (it samples nothing by default)."""
+    from features.settings import get_settings
+    from serving import service
+
+    excluded = set(service.ShopSense.config["tracing"]["excluded_urls"])
+    assert {"/churn/predict", "/users/tier"} <= excluded
+    assert "/admin/reload" not in excluded
+    monkeypatch.setenv("SHOPSENSE_SERVING_TRACE_ROUTES", "true")
+    get_settings.cache_clear()
+    try:
+        assert service._tracing({"/churn/predict": None}) == {}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

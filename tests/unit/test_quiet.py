@@ -58,3 +58,17 @@ def test_verbose_filters_nothing(env_logger, caplog) -> None:
     with caplog.at_level(logging.INFO, logger=env_logger.name):
         env_logger.info("Detected uv project at /x.")
     assert [r.getMessage() for r in caplog.records] == ["Detected uv project at /x."]
+
+
+def test_library_deprecations_stay_dropped_when_a_library_turns_them_on() -> None:
+    """Feast's import calls ``simplefilter("once", DeprecationWarning)`` ahead of ours: library ones stay silent."""
+    shown: list[str] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_, **__: shown.append(str(message))
+        quiet.drop_library_deprecations()
+        warnings.simplefilter("once", DeprecationWarning)  # what importing feast.feature_store does
+        warnings.warn_explicit(
+            "gitwildmatch is deprecated", DeprecationWarning, "/v/lib/site-packages/pathspec/pathspec.py", 326
+        )
+        warnings.warn_explicit("our helper is deprecated", DeprecationWarning, "/repo/models/mine.py", 1)
+    assert shown == ["our helper is deprecated"]
