@@ -29,7 +29,7 @@ CONSUMABLE_REPEAT_SHARE = 0.10
 LAST_BASKET_HALF_LIFE = 14.0
 ITEM_ITEM = ("knn_purchase", "ease")
 #: Attributes of :class:`Retrieval` derived at build or load time, never pickled.
-DERIVED = ("item_columns_", "user_items_", "pairs_")
+DERIVED = ("item_columns_", "user_items_", "pairs_", "positions_")
 
 
 def pair_values(
@@ -113,10 +113,30 @@ class Retrieval:
         pairs |= {"user_category": self.user_category, "last_bought": self.last_bought}
         pairs |= {f"{name}_sim_t": g.sim_.T.tocsr() for name, g in self.generators.items() if isinstance(g, cg.ItemKNN)}
         self.pairs_ = {name: canonical(matrix) for name, matrix in pairs.items() if matrix is not None}
+        self.positions_ = {
+            name: universe_positions(g.items_, self.m.shape[1])
+            for name, g in self.generators.items()
+            if getattr(g, "items_", None) is not None
+        }
+
+    def positions(self, name: str, universe: np.ndarray) -> np.ndarray:
+        """Item -> position in generator ``name``'s universe (-1 outside); built at load for fixed universes (every
+        generator but repeat, whose universe is the request's users' own items)."""
+        fixed = self.positions_.get(name)
+        if fixed is not None and universe is self.generators[name].items_:
+            return fixed
+        return universe_positions(universe, self.m.shape[1])
 
     @property
     def names(self) -> list[str]:
         return list(self.generators)
+
+
+def universe_positions(universe: np.ndarray, n_items: int) -> np.ndarray:
+    """Per item position, its index in ``universe`` (-1 when outside)."""
+    col = np.full(n_items, -1)
+    col[universe] = np.arange(len(universe))
+    return col
 
 
 def category_repeat_share(m: Matrices) -> pd.Series:
@@ -220,9 +240,7 @@ def candidate_columns(ret: Retrieval, users: np.ndarray, exclude_bought: bool = 
     row, item = key // n_items, key % n_items
     out = {ROW: row, USER: users[row] if len(users) else row, ITEM: item}
     for name, (universe, scores) in blocks.items():
-        col = np.full(ret.m.shape[1], -1)
-        col[universe] = np.arange(len(universe))
-        pos = col[item]
+        pos = ret.positions(name, universe)[item]
         inside = len(row) and scores.shape[1]  # e.g. repeat for users who only viewed: an empty universe
         score = np.where(pos >= 0, scores[row, np.maximum(pos, 0)], 0.0) if inside else np.zeros(len(row))
         out[f"{name}_score"] = score
@@ -251,10 +269,14 @@ def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, n
         if name in ret.generators:
             col[f"{name}_last_baskets"] = _last_basket_scores(ret, ret.generators[name], u, i)
     rows = col[ROW]
+    one = len(rows) > 0 and rows.min() == rows.max()  # a one-user request: its best score is a plain max
     for name in ret.names:  # per-user relative scores: trees split on one threshold across users
         score = col[f"{name}_score"].astype("float64")
         top = np.zeros(int(rows.max()) + 1 if len(rows) else 0)
-        np.maximum.at(top, rows, score)
+        if one:
+            top[rows[0]] = np.maximum(score.max(), 0.0)
+        else:
+            np.maximum.at(top, rows, score)
         col[f"{name}_score_rel"] = np.where(top[rows] > 0, score / np.where(top[rows] > 0, top[rows], 1.0), 0.0)
     col["price_vs_user"] = col["item_log_price"] - ret.user_price[u]
     pairs, groups = ret.pairs_, np.unique(u, return_inverse=True)
@@ -282,8 +304,7 @@ def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
 def _last_basket_scores(ret: Retrieval, gen: cg.Generator, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """An item-item model's score from the user's last baskets only (purchases decayed with a 14-day half-life)."""
     out = np.zeros(len(users))
-    col = np.full(ret.m.shape[1], -1)
-    col[gen.items_] = np.arange(len(gen.items_))
+    col = ret.positions(gen.name, gen.items_)
     where = col[items] >= 0
     if not where.any():
         return out

@@ -152,11 +152,13 @@ class Recommender:
             if len(hist) == 0:
                 continue
             cols = [col for _, col in pairs]
-            if knn:  # sim[hist, cols] read from the transpose: a few columns rather than every history row
+            # EASE's weights, or item-KNN's dense copy of sim_ (kept for small universes): the same values either way
+            dense = getattr(gen, "dense_", None) if knn else gen.b_
+            if dense is not None:
+                weights = dense[np.ix_(hist, cols)]
+            else:  # sim[hist, cols] read from the transpose: a few columns rather than every history row
                 at = np.repeat(cols, len(hist)), np.tile(hist, len(cols))
                 weights = pair_values(self.retrieval.pairs_[f"{source}_sim_t"], *at).reshape(len(cols), len(hist)).T
-            else:
-                weights = gen.b_[np.ix_(hist, cols)]
             contrib = values[:, None] * weights
             best = np.argmax(contrib, axis=0)
             for j, (item, _) in enumerate(pairs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -86,6 +87,9 @@ class Plan:
     positions: dict[str, np.ndarray] = field(default_factory=dict)
     #: Per lookup service, the (column index, output name) pairs it fills (a column is read from one service).
     fills: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: The entity's id column (``user_id``...): frame models get the ids of their rows in it, so a model that ranks
+    #: by id (the recommender) answers many requests' ids in one call like the others. None: no entity.
+    id_column: str | None = None
 
     @property
     def models(self) -> dict[str, ServedModel]:
@@ -135,7 +139,8 @@ class Runtime:
                 self.reader.layout(service)
             except Exception as err:  # the model falls back to its own snapshot; say so at load, not per request
                 logger.warning("decision %s: online service %s unavailable for lookups: %s", name, service, err)
-        return Plan(served[name], upstream, columns, lookups, takes_lookup)
+        id_column = None if spec.entity == "none" else f"{spec.entity}_id"
+        return Plan(served[name], upstream, columns, lookups, takes_lookup, id_column=id_column)
 
     @classmethod
     def open_reader(cls, settings: Settings | None = None) -> Any:
@@ -166,9 +171,10 @@ class Runtime:
 
     # -- features -------------------------------------------------------------------------------------------------
 
-    def lookup(self, feature_service: str, ids: Sequence[str]) -> pd.DataFrame:
-        """Online features of ``ids`` from one service (for decisions that look up more than their entity)."""
-        return self.reader.get(feature_service, list(ids))
+    def lookup(self, feature_service: str, ids: Sequence[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Online features of ``ids`` from one service (for decisions that look up more than their entity);
+        ``columns``: only these (the recommender's stock rule reads on-hand alone from the 15-column SKU view)."""
+        return self.reader.get(feature_service, list(ids), columns)
 
     def _lookup(self, plan: Plan, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Features of ``ids`` as one float64 block in the plan's column order, and the known mask."""
@@ -234,7 +240,11 @@ class Runtime:
         matrix, known, starts = self._features(plan, jobs)
         scored = np.flatnonzero(known)
         x = matrix if len(scored) == len(matrix) else matrix[scored]
-        call = self._array_call(plan, x) if plan.arrays else self._frame_call(plan, x)
+        if plan.arrays:
+            call = self._array_call(plan, x)
+        else:
+            ids = [i for job in jobs if job.frame is not None or job.ids is not None for i in job.entity_ids]
+            call = self._frame_call(plan, x, [ids[i] for i in scored.tolist()])
         position = np.full(len(matrix), -1)
         position[scored] = np.arange(len(scored))
         decided = self._decide(plan, call, jobs, starts, position)
@@ -263,9 +273,12 @@ class Runtime:
 
         return call
 
-    def _frame_call(self, plan: Plan, x: np.ndarray) -> Any:
-        """``call(rows, params)`` for models that take frames: one frame per call, upstream joined as columns."""
+    def _frame_call(self, plan: Plan, x: np.ndarray, ids: list[str | None]) -> Any:
+        """``call(rows, params)`` for models that take frames: one frame per call, upstream joined as columns, the
+        rows' entity ids in the plan's id column."""
         frame = pd.DataFrame(x, columns=plan.columns)
+        if plan.id_column is not None and plan.id_column not in frame.columns:
+            frame.insert(0, plan.id_column, pd.Series(ids, dtype=object))
         if len(frame) and plan.upstream:
             frame = join_upstream(frame, [(m.model, fields) for m, fields in plan.upstream])
         extra = {"lookup": self.lookup} if plan.takes_lookup else {}
@@ -280,19 +293,22 @@ class Runtime:
         self, plan: Plan, call: Any, jobs: list[Job], starts: list[int], position: np.ndarray
     ) -> dict[Any, Any]:
         """Records by scored-row position (entity jobs), or by job index (queries); one call per parameter set."""
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[str, list[int]] = {}
+        params: dict[str, dict[str, Any]] = {}
         out: dict[Any, Any] = {}
         for index, job in enumerate(jobs):
             if job.frame is None and job.ids is None:
                 out[("query", index)] = call(None, job.params)
                 continue
             rows = position[starts[index] : starts[index] + job.size]
-            groups.setdefault(_params_key(job.params), []).extend(int(r) for r in rows if r >= 0)
+            key = _params_key(job.params)
+            params.setdefault(key, job.params)
+            groups.setdefault(key, []).extend(int(r) for r in rows if r >= 0)
         for key, rows in groups.items():
             if not rows:
                 continue
             unique = list(dict.fromkeys(rows))
-            records = call(unique, dict(key))
+            records = call(unique, dict(params[key]))
             out.update({(key, row): record for row, record in zip(unique, records, strict=True)})
         return out
 
@@ -350,5 +366,6 @@ def _check_counts(i: int, row: dict[str, float | None]) -> None:
             raise InvalidInput(["rows", i, "features", name], f"{name} is a count: a whole number >= 0")
 
 
-def _params_key(params: dict[str, Any]) -> tuple:
-    return tuple(sorted(params.items()))
+def _params_key(params: dict[str, Any]) -> str:
+    """Jobs with equal params share one model call; params may hold lists and dicts (filters, stock overrides)."""
+    return json.dumps(params, sort_keys=True, default=repr)

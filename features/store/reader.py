@@ -9,7 +9,7 @@ materialized into its SQLite online store directly. Ids the store does not hold 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -74,22 +74,25 @@ class OnlineFeatureReader:
             self._services[service] = self.store.get_feature_service(service)
         return self._layouts[service]
 
-    def get(self, service: str, ids: Sequence[Any]) -> pd.DataFrame:
+    def get(self, service: str, ids: Sequence[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Features of ``service`` for ``ids``, one row per id in the order asked, plus the ``known`` flag.
 
         ``ids`` are plain key values when the service joins on one key (``["u001", "u002"]``), else dicts with
-        every join key (``[{"review_id": "r1", "user_id": "u9"}]``).
+        every join key (``[{"review_id": "r1", "user_id": "u9"}]``). ``columns``: only these feature columns (in
+        the service's order), e.g. on-hand alone from the 15-column SKU view; the fast path then reads and decodes
+        only those, the SDK reads all and drops the rest. ``known`` means the same either way.
         """
         layout = self.layout(service)
+        wanted = _wanted(layout, columns)
         keys = key_columns(layout, list(ids))
         n = len(next(iter(keys.values())))
         if n == 0:
             values, found = {col: [] for col in layout.columns}, {view.name: [] for view in layout.views}
         elif self._fast is not None:
-            values, found = self._fast.read(layout, keys, n)
+            values, found = self._fast.read(layout, keys, n, wanted)
         else:
             values, found = self._read_sdk(service, layout, keys)
-        return build_frame(layout, keys, values, known_mask(layout, found, n))
+        return build_frame(layout, keys, values, known_mask(layout, found, n), wanted)
 
     def _read_sdk(self, service: str, layout: ServiceLayout, keys: dict[str, list[Any]]) -> tuple[Values, Found]:
         response = self.store.get_online_features(
@@ -119,11 +122,29 @@ def _column(values: list[Any], dtype: str) -> Any:
     return np.array(values, dtype=object)
 
 
-def build_frame(layout: ServiceLayout, keys: dict[str, list[Any]], values: Values, known: list[bool]) -> pd.DataFrame:
-    """Keys, then the service's feature columns in declared order and dtype, then ``known``."""
+def _wanted(layout: ServiceLayout, columns: Sequence[str] | None) -> frozenset[str] | None:
+    """The asked feature columns as a set (None: all); a column the service does not have is a KeyError."""
+    if columns is None:
+        return None
+    unknown = sorted(set(columns) - set(layout.columns))
+    if unknown:
+        raise KeyError(f"feature service {layout.name!r} has no column(s) {unknown}; it has {list(layout.columns)}")
+    return frozenset(columns)
+
+
+def build_frame(
+    layout: ServiceLayout,
+    keys: dict[str, list[Any]],
+    values: Values,
+    known: list[bool],
+    columns: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Keys, then the service's feature columns (those in ``columns``, default all) in declared order and dtype,
+    then ``known``."""
     data: dict[str, Any] = {key: np.array(column, dtype=object) for key, column in keys.items()}
     for view in layout.views:
         for column, dtype in zip(view.columns, view.dtypes, strict=True):
-            data[column] = _column(values[column], dtype)
+            if columns is None or column in columns:
+                data[column] = _column(values[column], dtype)
     data[KNOWN] = np.array(known, dtype=bool)
     return pd.DataFrame(data, copy=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,30 +72,49 @@ class SqliteFastPath:
         proto = EntityKeyProto(join_keys=list(view.join_keys), entity_values=values)
         return serialize_entity_key(proto, entity_key_serialization_version=self._key_version)
 
-    def _fetch(self, view: str, blobs: list[bytes]) -> dict[bytes, dict[str, bytes]]:
+    def _fetch(
+        self, view: str, blobs: list[bytes], features: Sequence[str] | None = None
+    ) -> dict[bytes, dict[str, bytes]]:
+        """Stored blobs per key and feature; ``features`` restricts the rows read (the table's primary key is
+        (entity_key, feature_name), so SQLite reads only those rows)."""
         rows: dict[bytes, dict[str, bytes]] = {}
         unique = list(dict.fromkeys(blobs))
         table = self._table(view)
+        only = f" AND feature_name IN ({','.join('?' * len(features))})" if features is not None else ""
+        extra = list(features) if features is not None else []
         with self._lock:
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
-                sql = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({','.join('?' * len(chunk))})"
-                for key, feature, value in self._conn.execute(sql, chunk):
+                sql = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({','.join('?' * len(chunk))}){only}"
+                for key, feature, value in self._conn.execute(sql, [*chunk, *extra]):
                     rows.setdefault(key, {})[feature] = value
         return rows
 
     def read(
-        self, layout: ServiceLayout, keys: dict[str, list[Any]], n: int
+        self, layout: ServiceLayout, keys: dict[str, list[Any]], n: int, columns: Collection[str] | None = None
     ) -> tuple[dict[str, list[Any]], dict[str, list[bool]]]:
-        """Values per output column and, per view, whether each row's key was found."""
+        """Values per output column and, per view, whether each row's key was found.
+
+        ``columns``: only these output columns are read and decoded (a caller wanting one value of a wide view,
+        e.g. on-hand of the SKU view, skips decoding the rest); None reads every column. Materialization writes a
+        row for every feature of a key, so one feature's row says whether the key is stored: a view none of whose
+        columns is asked is read for its first feature alone, to fill ``found``.
+        """
         values: dict[str, list[Any]] = {}
         found: dict[str, list[bool]] = {}
         for view in layout.views:
+            pairs = [
+                (f, col)
+                for f, col in zip(view.features, view.columns, strict=True)
+                if columns is None or col in columns
+            ]
+            wanted = None if columns is None else [f for f, _ in pairs] or list(view.features[:1])
             blobs = [self.entity_key(view, keys, i) for i in range(n)]
-            stored = {key: {f: decode(v) for f, v in row.items()} for key, row in self._fetch(view.name, blobs).items()}
+            fetched = self._fetch(view.name, blobs, wanted)
+            stored = {key: {f: decode(v) for f, v in row.items()} for key, row in fetched.items()}
             found[view.name] = [blob in stored for blob in blobs]
             per_row = [stored.get(blob, _ABSENT) for blob in blobs]
-            for feature, column in zip(view.features, view.columns, strict=True):
+            for feature, column in pairs:
                 values[column] = [row.get(feature) for row in per_row]
         return values, found
 

@@ -96,7 +96,7 @@ def test_the_in_stock_rule_reads_current_on_hand_from_the_online_store(fitted) -
     gone = {sku for a in first for sku in _skus(a)[:3]} | set(best_sellers[:3])
     calls: list[tuple[str, list[str]]] = []
 
-    def online(service: str, skus: list[str]) -> pd.DataFrame:
+    def online(service: str, skus: list[str], columns: list[str] | None = None) -> pd.DataFrame:
         """The online store: the snapshot's stock, except the ``gone`` SKUs sold out since the cutoff."""
         calls.append((service, list(skus)))
         units = [0.0 if s in gone else model.snapshot_.get(s, float("nan")) for s in skus]
@@ -109,7 +109,7 @@ def test_the_in_stock_rule_reads_current_on_hand_from_the_online_store(fitted) -
     restocked = [{c.SKU_ID: s, "on_hand": 2} for s in gone]  # the caller's override beats the online store
     assert model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10, lookup=online, stock=restocked) == first
 
-    def down(service: str, skus: list[str]) -> pd.DataFrame:
+    def down(service: str, skus: list[str], columns: list[str] | None = None) -> pd.DataFrame:
         raise ConnectionError("online store unavailable")
 
     assert model.decide(pd.DataFrame(), mode="user", user_ids=users, k=10, lookup=down) == first
@@ -284,3 +284,16 @@ def test_a_pickled_model_leaves_out_derived_arrays_and_answers_the_same(fitted) 
     assert not set(DERIVED) & set(state) and set(DERIVED) <= set(model.retrieval.__dict__)
     loaded = pickle.loads(pickle.dumps(model))
     assert _answers(loaded, users, params, singles=10) == _answers(model, users, params, singles=10)
+
+
+def test_a_one_user_request_ranks_exactly_as_that_user_in_a_batch(fitted) -> None:
+    """Serving ranks one user per request (a plain max for the relative scores, universe positions resolved at
+    load); the batch path (evaluation, coalesced requests) must give each user the same items, scores, sources."""
+    model, _ = fitted
+    users = np.arange(0, model.m.shape[0], max(model.m.shape[0] // 40, 1))
+    rows, items, scores, sources = model._ranked(users)
+    for r, user in enumerate(users):
+        _, one_items, one_scores, one_sources = model._ranked(np.array([user]))
+        at = rows == r
+        assert np.array_equal(one_items, items[at]) and np.array_equal(one_scores, scores[at])
+        assert one_sources.tolist() == sources[at].tolist()

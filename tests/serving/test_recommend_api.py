@@ -87,9 +87,9 @@ def test_the_served_in_stock_rule_reads_current_on_hand_from_the_online_store(wo
     gone = {i["sku_id"] for i in first[:3]}
     real_get, services = reader.get, []
 
-    def sold_out(service: str, ids: list[str]):
+    def sold_out(service: str, ids: list[str], columns: list[str] | None = None):
         services.append(service)
-        frame = real_get(service, ids)
+        frame = real_get(service, ids, columns=columns)
         if service == STOCK_SERVICE:
             frame.loc[frame["sku_id"].isin(gone), ["on_hand", KNOWN]] = [0.0, True]
         return frame
@@ -99,3 +99,59 @@ def test_the_served_in_stock_rule_reads_current_on_hand_from_the_online_store(wo
     assert services == [STOCK_SERVICE] and KNOWN == reco_rules.KNOWN
     assert len(now["items"]) == 10 and not {i["sku_id"] for i in now["items"]} & gone
     assert now["rules"]["in_stock"] >= len(gone)
+
+
+def test_the_stock_read_of_on_hand_alone_equals_the_full_sku_view_read(world) -> None:
+    """The in-stock rule's read (on-hand only) gives the full read's on-hand and known flags, on the SQLite fast path
+    and through the Feast SDK, for stored and unknown SKUs; a column the service lacks is refused by name."""
+    import pandas as pd
+
+    from features import columns as c
+    from features.store import OnlineFeatureReader
+    from features.store.layout import KNOWN
+
+    settings = world.settings
+    paths = settings.dataset(settings.serving_dataset or settings.default_dataset)
+    stored = pd.read_parquet(paths.features / "sku.parquet", columns=[c.SKU_ID])[c.SKU_ID].astype(str).unique()
+    skus = [*sorted(stored)[:40], "SKU-NOPE", str(sorted(stored)[3])]
+    for fast in (True, False):
+        reader = OnlineFeatureReader(paths, settings, fast=fast)
+        full = reader.get(STOCK_SERVICE, skus)
+        only = reader.get(STOCK_SERVICE, skus, columns=[c.ON_HAND])
+        assert list(only.columns) == [c.SKU_ID, c.ON_HAND, KNOWN] and len(full.columns) > len(only.columns)
+        pd.testing.assert_frame_equal(only, full[only.columns])
+        assert only[KNOWN].tolist() == [True] * 40 + [False, True]
+        assert reader.get(STOCK_SERVICE, [], columns=[c.ON_HAND]).columns.tolist() == list(only.columns)
+        with pytest.raises(KeyError, match="no_such_column"):
+            reader.get(STOCK_SERVICE, skus[:2], columns=[c.ON_HAND, "no_such_column"])
+
+
+def test_concurrent_user_requests_share_one_ranking_call_and_answer_as_alone(world, monkeypatch) -> None:
+    """``/recommend/user`` requests are entity jobs: those with equal params are ranked in one call (what the
+    batcher gives concurrent requests), and each answer is what the request gets alone."""
+    from models.recommend import Recommender
+    from serving import model_store
+    from serving.runtime import Job, Runtime
+    from training import decisions
+
+    runtime = Runtime({"recommend": model_store.load_from_store("recommend")}, Runtime.open_reader(world.settings))
+    route = next(r for r in decisions.get("recommend").routes if r.path == "/recommend/user")
+
+    def job(user: str, **extra) -> Job:
+        call = route.call(route.request.model_validate({"user_id": user, "k": 5, **extra}))
+        return Job(ids=call.ids, params=dict(call.params), unknown_status=route.unknown_status)
+
+    users = [*world.known_ids[:3], "U-NEVER-SEEN"]
+    jobs = [job(u) for u in users] + [job(world.known_ids[0], filters={"max_price": 300})]
+    alone = [runtime.run("recommend", [j])[0].records for j in jobs]
+    ranked: list[int] = []
+    original = Recommender.recommend_users
+    monkeypatch.setattr(
+        Recommender,
+        "recommend_users",
+        lambda self, ids, *a, **k: ranked.append(len(ids)) or original(self, ids, *a, **k),
+    )
+    together = runtime.run("recommend", jobs)
+    assert [o.records for o in together] == alone
+    assert sorted(ranked) == [1, 4]  # the four plain requests in one call, the filtered one in its own
+    assert together[3].records[0]["status"] == "cold_start" and together[0].records[0]["status"] == "ok"

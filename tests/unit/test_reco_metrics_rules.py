@@ -61,3 +61,23 @@ def test_a_reason_never_names_a_category_the_shop_did_not_give() -> None:
     assert reason("popularity", category="美妆") == ("美妆 本周热销", "Top seller in 美妆 this week")
     assert reason("popularity", category="unknown") == ("本周热销", "Top seller this week")
     assert reason("new", category=None) == ("新品上架", "New arrival")
+
+
+def test_live_stock_asks_for_on_hand_alone() -> None:
+    """The in-stock rule needs one column of the 15-column SKU view: the lookup is asked for on-hand only."""
+    import pandas as pd
+
+    from features import columns as c
+    from models.reco_rules import KNOWN, STOCK_SERVICE, LiveStock
+
+    store = pd.DataFrame({c.SKU_ID: ["s1", "s2", "s3"], c.ON_HAND: [0.0, 4.0, None], "price": [1.0, 2.0, 3.0],
+                          KNOWN: [True, True, False]})  # fmt: skip
+    asked: list[tuple] = []
+
+    def lookup(service: str, ids: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+        asked.append((service, tuple(ids), tuple(columns) if columns else None))
+        frame = store.set_index(c.SKU_ID).loc[ids].reset_index()
+        return frame[[c.SKU_ID, *(columns or [c.ON_HAND, "price"]), KNOWN]]
+
+    assert LiveStock({"s2": 7.0}, lookup).current(["s1", "s2", "s3"]) == {"s1": 0.0, "s2": 7.0}  # s3 unknown online
+    assert asked == [(STOCK_SERVICE, ("s1", "s3"), (c.ON_HAND,))]

@@ -111,8 +111,9 @@ def _common(request) -> dict:
 
 def user_call(request: UserRequest) -> Call:
     context = request.context.model_dump(exclude_none=True) if request.context else {}
-    params = {"mode": "user", "user_ids": [request.user_id], "promo_slot": request.promo_slot, **context}
-    return Call(params={**params, **_common(request)})
+    params = {"mode": "user", "promo_slot": request.promo_slot, **context}
+    # the user as the call's entity id: concurrent requests with the same params share one ranking call
+    return Call(ids=[request.user_id], params={**params, **_common(request)})
 
 
 def similar_call(request: SimilarRequest) -> Call:
