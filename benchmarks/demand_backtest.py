@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from models.inventory import GRID, PolicyParams, abc_classes, normal_policy, sku_policy_schedule
+from models.inventory import GRID, PolicyParams, abc_classes, level_variances, normal_policy, sku_policy_schedule
 from models.policy_backtest import replay
 from training.demand_data import pooled_lead_times
 
@@ -54,6 +54,7 @@ def policies_at(
     recent = history[history[c.DS] > history[c.DS].max() - pd.Timedelta(days=91)]
     weight = recent["weight"] if "weight" in recent else pd.Series(1.0, index=recent.index)
     std = recent[c.Y].where(weight > 0).groupby(recent[c.UNIQUE_ID]).std().fillna(0.0)
+    level_var = level_variances(history.sort_values([c.UNIQUE_ID, c.DS]))
     cols = [f"q{100 * q:g}" for q in GRID]
     by_id = {k: g.sort_values(c.DS) for k, g in grid_fc.groupby(c.UNIQUE_ID)}
     out = {name: {"reorder_point": [], "order_up_to": [], "service_level": []} for name in ("ours", "normal")}
@@ -63,7 +64,7 @@ def policies_at(
         sl = params.service_levels[classes.get(sku, "C")]
         q = by_id[sku][cols].to_numpy("float64")
         pols = {
-            "ours": sku_policy_schedule(q, lt, sl, params, rng, days),
+            "ours": sku_policy_schedule(q, lt, sl, params, rng, days, level_var.get(sku, 1.0)),
             "normal": _normal_schedule(by_id[sku]["mean"].to_numpy("float64"), float(std.get(sku, 0.0)), lt, sl,
                                        params, days),
         }  # fmt: skip

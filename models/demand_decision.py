@@ -30,6 +30,7 @@ from models.inventory import (
     PolicyParams,
     WarningParams,
     inventory_warnings,
+    level_variances,
     normal_policy,
     order_quantity,
     sku_policy,
@@ -41,7 +42,7 @@ FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
 CACHES = ("_plan_cache", "_snapshot_stock")
-SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "days_since_sale", "abc", "xyz")
+SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "level_var", "days_since_sale", "abc", "xyz")
 
 
 def _level_key(q: float) -> str:
@@ -258,7 +259,8 @@ class DemandDecision:
             policy = replace(policy, cycle_days=max(policy.cycle_days / period, 1.0),
                              review_days=max(policy.review_days / period, 1.0))  # fmt: skip
         rng = np.random.default_rng([policy.seed, zlib.crc32(sku.encode("utf-8"))])
-        pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, policy, rng)
+        level_var = float(snap.get("level_var", 0.0) or 0.0)  # models pickled before it: the level as known
+        pol = sku_policy(g[cols].to_numpy("float64"), leads, sl, policy, rng, level_var)
         daily = g[MEAN].to_numpy("float64")
         base = normal_policy(
             float(daily.mean()), float(snap.get("std_daily", 0.0) or 0.0), float(leads.mean()), float(leads.std()), sl,
@@ -339,6 +341,7 @@ def sku_snapshot(panel: pd.DataFrame, in_transit: pd.Series | None = None, windo
     else:
         snap["on_hand"] = np.nan
     snap["on_order"] = (in_transit if in_transit is not None else pd.Series(dtype="float64")).reindex(snap.index)
+    snap["level_var"] = level_variances(panel.sort_values([c.UNIQUE_ID, c.DS])).reindex(snap.index).fillna(1.0)
     snap["abc"] = abc_classes(snap["revenue"])
     snap["xyz"] = xyz_classes(snap["mean_daily"], snap["std_daily"])
     return snap

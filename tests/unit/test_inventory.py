@@ -15,6 +15,7 @@ from models.inventory import (
     inventory_warnings,
     lead_time_demand,
     lead_time_demand_schedule,
+    level_variance,
     normal_policy,
     order_quantity,
     sku_policy,
@@ -163,3 +164,34 @@ def test_measured_day_correlation_recovers_a_shared_level_error() -> None:
     alpha = np.full(n_skus * days, 1e-6)
     assert path_correlation(independent, mus, alpha, ids) < 0.05
     assert path_correlation(shared, mus, alpha, ids) > 0.2
+
+
+def _lumpy_grid(rate: float, size: int, days: int = 28) -> np.ndarray:
+    """Daily grid of a demand that is ``size`` units on a share ``rate`` of days and 0 otherwise."""
+    return np.tile(np.where(np.asarray(GRID) > 1 - rate, float(size), 0.0), (days, 1))
+
+
+def test_undershoot_raises_the_reorder_point_of_lumpy_demand_only() -> None:
+    """Lumps take the position below s before the order goes out; unit demand crosses s exactly."""
+    plain = PolicyParams(n_sims=4000, day_correlation=0.0, undershoot=False)
+    under = PolicyParams(n_sims=4000, day_correlation=0.0, undershoot=True)
+
+    def rop(grid, params):
+        return sku_policy(grid, [7], 0.9, params, np.random.default_rng(5))["reorder_point"]
+
+    assert rop(_lumpy_grid(0.1, 6), under) > rop(_lumpy_grid(0.1, 6), plain)
+    assert rop(_lumpy_grid(0.3, 1), under) == rop(_lumpy_grid(0.3, 1), plain)
+
+
+def test_level_variance_by_hand() -> None:
+    assert level_variance(2.0, 4.0, 16) == pytest.approx(0.25)  # (4 / 2)^2 / 16
+    assert level_variance(0.0, 0.0, 91) == 1.0  # no recent sales: the level is unknown
+    assert level_variance(0.1, 10.0, 2) == 1.0  # capped
+
+
+def test_level_uncertainty_widens_lead_time_demand_around_the_same_mean() -> None:
+    grid = _poisson_grid(0.5)
+    known = lead_time_demand_schedule(grid, [10], np.random.default_rng(2), [0], n_sims=20000)[0]
+    unsure = lead_time_demand_schedule(grid, [10], np.random.default_rng(2), [0], n_sims=20000, level_var=0.3)[0]
+    assert unsure.mean() == pytest.approx(known.mean(), rel=0.05)
+    assert np.quantile(unsure, 0.95) > np.quantile(known, 0.95)
