@@ -167,22 +167,12 @@ def carparts(backtest: bool, model_kw: dict) -> None:
 def panel_ranked_at_first_origin(paths, windows: int, max_skus: int) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
     """The ``sku_daily`` series to the lake's end of the ``max_skus`` SKUs ranked on the 91 days before the first
     origin, and the windows' cutoffs (last training day of each)."""
-    from dataclasses import replace
-    from functools import partial
-
-    from features import build, engine
-    from features.engine import LakeTables
     from features.settings import get_settings
-    from features.skus import SKU_DAILY_FEATURES, compute_daily
+    from training.demand_data import lake_end, sku_daily_ranked_at
 
-    con = engine.connect(get_settings())
-    as_of = build.default_cutoff(con, paths)
-    cutoffs = rolling_cutoffs(pd.Series([as_of - pd.Timedelta(days=1)]), 28, windows, "D")
-    ranked = partial(compute_daily, max_skus=max_skus, ranked_at=cutoffs[0] + pd.Timedelta(days=1))
-    frame = build.compute_frame(replace(SKU_DAILY_FEATURES, compute=ranked), LakeTables(con, paths), as_of)
-    frame = frame.drop(columns=[c.AS_OF]).sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
-    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
-    return frame, cutoffs
+    settings = get_settings().model_copy(update={"demand_max_skus": max_skus})
+    cutoffs = rolling_cutoffs(pd.Series([lake_end(paths, settings)]), 28, windows, "D")
+    return sku_daily_ranked_at(paths, settings, cutoffs[0] + pd.Timedelta(days=1)), cutoffs
 
 
 def complete_journey(data_dir: Path, windows: int, backtest: bool, model_kw: dict, max_skus: int = 0) -> None:

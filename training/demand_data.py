@@ -48,13 +48,13 @@ def pooled_lead_times(lead_times: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.array([7.0])
 
 
-def sku_rule(settings) -> str:
+def sku_rule(settings, before: str = "the cutoff") -> str:
     """The demand panel's SKU selection in words (``features.skus.select_active``), for lineage and params."""
     from features.skus import SELECTION_DAYS
 
     if settings.demand_max_skus <= 0:
         return "every SKU on sale"
-    return f"top {settings.demand_max_skus} SKUs by revenue in the {SELECTION_DAYS} days before the cutoff"
+    return f"top {settings.demand_max_skus} SKUs by revenue in the {SELECTION_DAYS} days before {before}"
 
 
 def ensure_sku_daily(paths: DatasetPaths, settings) -> pd.DataFrame:
@@ -73,6 +73,37 @@ def ensure_sku_daily(paths: DatasetPaths, settings) -> pd.DataFrame:
     frame = pd.read_parquet(build.partition_path(paths, feature_set, cutoff)).drop(columns=[c.AS_OF])
     frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
     return frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+
+
+def sku_daily_ranked_at(paths: DatasetPaths, settings, ranked_at: pd.Timestamp) -> pd.DataFrame:
+    """The ``sku_daily`` series to the lake's end of the ``demand_max_skus`` SKUs ranked on the 91 days before
+    ``ranked_at`` (a holdout's or a backtest's first origin), computed and not stored.
+
+    Why: SKUs chosen by their revenue up to the lake's end are partly chosen by the holdout's own sales, which a
+    forecaster at the origin could not know; the gate and the benchmarks score the SKUs a planner would have picked
+    then.
+    """
+    from dataclasses import replace
+    from functools import partial
+
+    from features import build, engine
+    from features.engine import LakeTables
+    from features.skus import SKU_DAILY_FEATURES, compute_daily
+
+    con = engine.connect(settings)
+    ranked = partial(compute_daily, max_skus=settings.demand_max_skus, ranked_at=ranked_at)
+    as_of = build.default_cutoff(con, paths)
+    frame = build.compute_frame(replace(SKU_DAILY_FEATURES, compute=ranked), LakeTables(con, paths), as_of)
+    frame = frame.drop(columns=[c.AS_OF])
+    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
+    return frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+
+
+def lake_end(paths: DatasetPaths, settings) -> pd.Timestamp:
+    """The last complete day of the lake (the day before :func:`features.build.default_cutoff`)."""
+    from features import build, engine
+
+    return build.default_cutoff(engine.connect(settings), paths) - pd.Timedelta(days=1)
 
 
 def units_in_transit(paths: DatasetPaths, at: pd.Timestamp) -> pd.Series:

@@ -113,3 +113,33 @@ def test_catalogue_skus_outside_the_panel_rule_say_so(trained) -> None:
     records = rebuilt.decide(pd.DataFrame(), sku_ids=[known, "TAIL-1", "NOPE"], action="policy")
     assert [r["status"] for r in records] == ["ok", "not_forecast", "unknown_sku"]
     assert "top 1 SKUs by revenue" in records[1]["reason"]
+
+
+def test_a_restrictive_sku_rule_picks_the_skus_known_at_the_holdout_origin(tiny_world, tmp_path, monkeypatch) -> None:
+    """With fewer SKUs kept than the catalogue holds, the gate's SKUs are the top sellers before the holdout, not
+    SKUs chosen partly by the holdout's own sales (checked against the lake with pandas)."""
+    from features import columns as c
+    from features.settings import DatasetPaths
+    from training.decisions import demand
+    from training.decisions.spec import TrainOptions
+
+    shutil.copytree(tiny_world.lake, tmp_path / "synthetic" / "lake")
+    monkeypatch.setenv("SHOPSENSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPSENSE_DEMAND_MAX_SKUS", "5")
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        paths = DatasetPaths("synthetic", tmp_path / "synthetic")
+        data = demand.load(paths, settings, TrainOptions())
+    finally:
+        get_settings.cache_clear()
+    origin = pd.Timestamp(data.lineage["holdout_start"])
+    orders = pd.read_parquet(paths.lake / "orders.parquet", columns=[c.ORDER_ID, c.ORDER_TS, c.STATUS])
+    orders[c.ORDER_TS] = orders[c.ORDER_TS].dt.tz_localize(None) if orders[c.ORDER_TS].dt.tz else orders[c.ORDER_TS]
+    recent = orders[(orders[c.STATUS] != "cancelled") & (orders[c.ORDER_TS] < origin)
+                    & (orders[c.ORDER_TS] >= origin - pd.Timedelta(days=91))]  # fmt: skip
+    lines = pd.read_parquet(paths.lake / "order_items.parquet").merge(recent[[c.ORDER_ID]], on=c.ORDER_ID)
+    revenue = (lines[c.QUANTITY] * lines[c.UNIT_PRICE]).groupby(lines[c.SKU_ID]).sum()
+    expected = sorted(revenue.sort_values(ascending=False, kind="stable").index.astype(str)[:5])
+    assert sorted(data.part("train")[c.UNIQUE_ID].astype(str).unique()) == expected
+    assert str(origin.date()) in data.lineage["sku_rule"]

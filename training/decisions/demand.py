@@ -60,8 +60,14 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
     if demand_data.sales_frequency(paths) == "MS":
         return _load_monthly(paths, options)
     h = options.horizon_days or HORIZON
-    panel = demand_data.ensure_sku_daily(paths, settings)
     static = demand_data.load_static(paths)
+    rule = demand_data.sku_rule(settings)
+    if 0 < settings.demand_max_skus < len(static):  # the rule drops SKUs: pick them as known at the holdout's origin
+        origin = demand_data.lake_end(paths, settings) - pd.Timedelta(days=h - 1)
+        panel = demand_data.sku_daily_ranked_at(paths, settings, origin)
+        rule = demand_data.sku_rule(settings, before=f"{origin.date()} (the holdout's first day)")
+    else:  # every SKU on sale is kept whenever it is ranked: the stored partition
+        panel = demand_data.ensure_sku_daily(paths, settings)
     days = panel[c.DS].nunique()
     if days < MIN_DAYS + h:
         raise ValueError(f"{days} days of sales; the demand model needs at least {MIN_DAYS + h}")
@@ -75,7 +81,7 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
         "lead_times": demand_data.load_lead_times(paths, at),
         "in_transit": demand_data.units_in_transit(paths, at),
     }
-    skus, rule = int(panel[c.UNIQUE_ID].nunique()), demand_data.sku_rule(settings)
+    skus = int(panel[c.UNIQUE_ID].nunique())
     lineage = {"sku_daily_end": str(end.date()), "holdout_start": str((cut + pd.Timedelta(days=1)).date()),
                "skus": skus, "catalogue_skus": len(static), "sku_rule": rule, "horizon_days": h}  # fmt: skip
     logger.info("demand on %s: %d of %d catalogue SKUs (%s)", paths.name, skus, len(static), rule)
