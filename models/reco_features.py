@@ -5,8 +5,12 @@ rank among the ones that did, plus user, item and user x item features: price ag
 level, category affinity, popularity trend, days since launch, stock, promotion, and the time since the user last
 touched the item. Added for the "items not bought before" target (high in LightGBM's gain on Online Retail): each score
 relative to the user's best candidate, recent first-time buyers per item (what draws new customers now), the
-user's share of first-time items, and the co-purchase / EASE scores of the last baskets (14-day half-life). Everything is computed from :class:`~models.reco_inputs.Matrices`, i.e. strictly before the
-cutoff, so the same code builds training rows and serves requests.
+user's share of first-time items, the co-purchase / EASE scores of the last baskets (14-day half-life), and (only
+that target's ranker: neutral for all items on Online Retail's validation period) how close the item's title words
+are to the titles the user bought, over all purchases and over the last baskets: an unseen item of a design line or
+kind the user buys shares their words, where Online Retail has no categories. Everything is computed from
+:class:`~models.reco_inputs.Matrices` and the catalogue, i.e. strictly before the cutoff, so the same code builds
+training rows and serves requests.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
+from features import columns as c
 from models import candidates as cg
 from models.reco_inputs import Matrices, RecoInputs
 
@@ -28,6 +35,8 @@ CONSUMABLE_REPEAT_SHARE = 0.10
 #: Half-life of the "last baskets" profile scored through the item-item models (co-purchase, EASE).
 LAST_BASKET_HALF_LIFE = 14.0
 ITEM_ITEM = ("knn_purchase", "ease")
+#: Title words kept for the title-affinity features: those of at least this many SKUs (a word of one SKU links none).
+TITLE_MIN_DF = 2
 #: Attributes of :class:`Retrieval` derived at build or load time, never pickled.
 DERIVED = ("item_columns_", "user_items_", "pairs_", "positions_")
 
@@ -88,6 +97,7 @@ class Retrieval:
     user_explore: np.ndarray
     last_bought: sp.csr_matrix
     last_baskets: sp.csr_matrix
+    titles: sp.csr_matrix | None = None  # items x title words, unit TF-IDF rows; None: no title features
 
     def __post_init__(self) -> None:
         self._prepare()
@@ -152,8 +162,10 @@ def fit_retrieval(
     params: dict[str, dict[str, Any]],
     n_per_generator: int = 50,
     seed: int = 0,
+    titles: bool = False,
 ) -> Retrieval:
-    """Fit every generator in ``params`` (name -> hyper-parameters) and the feature statistics."""
+    """Fit every generator in ``params`` (name -> hyper-parameters) and the feature statistics; ``titles`` adds the
+    title-affinity features (the new-items ranker's)."""
     gens = {name: cg.make(name, **p).fit(m, seed) for name, p in params.items()}
     stock = inputs.stock.reindex(m.item_ids).to_numpy("float64") if inputs.stock is not None else None
     codes, cats = pd.factorize(pd.Series(m.category))
@@ -200,7 +212,18 @@ def fit_retrieval(
         user_explore=_explore_share(first, last, m.shape[0]),
         last_baskets=cg.decayed_log(m, LAST_BASKET_HALF_LIFE),
         last_bought=sp.csr_matrix((last.to_numpy() + 1.0, where), shape=m.shape),
+        titles=title_vectors(inputs, m) if titles else None,
     )
+
+
+def title_vectors(inputs: RecoInputs, m: Matrices) -> sp.csr_matrix | None:
+    """Word TF-IDF of each item's title (unit rows, sorted indices); None when no word is shared by two titles."""
+    titles = inputs.products.set_index(c.SKU_ID)[c.PRODUCT_NAME].reindex(m.item_ids).fillna("").astype(str)
+    try:
+        vectors = TfidfVectorizer(min_df=TITLE_MIN_DF, dtype=np.float32).fit_transform(titles)
+    except ValueError:  # empty vocabulary: no titles, or none sharing a word
+        return None
+    return canonical(normalize(vectors).tocsr())
 
 
 def _explore_share(first: pd.Series, last: pd.Series, n_users: int, days: float = 90.0) -> np.ndarray:
@@ -288,6 +311,10 @@ def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, n
     col["pair_days_since_bought"] = np.where(bought > 0, bought - 1.0, np.nan)
     touch = _pairs(pairs["touch"], u, i, groups)
     col["pair_days_since_touch"] = np.where(touch > 0, touch - 1.0, np.nan)
+    titles = getattr(ret, "titles", None)  # models pickled before the title features have none
+    if titles is not None:
+        col["title_affinity"] = _title_scores(titles, pairs["bought"], groups, i, binary=True)
+        col["title_last_baskets"] = _title_scores(titles, ret.last_baskets, groups, i, binary=False)
     return col
 
 
@@ -313,6 +340,21 @@ def _last_basket_scores(ret: Retrieval, gen: cg.Generator, users: np.ndarray, it
     block = gen.times(profile) if isinstance(gen, cg.ItemKNN) else profile @ gen.b_
     out[where] = np.asarray(block)[inverse, col[items[where]]]
     return out
+
+
+def _title_scores(titles: sp.csr_matrix, source: sp.csr_matrix, groups: tuple[np.ndarray, np.ndarray],
+                  items: np.ndarray, binary: bool) -> np.ndarray:  # fmt: skip
+    """Cosine of each item's title vector with its user's title profile: the mean title vector of the items in the
+    user's row of ``source`` (weighted by its values, or each bought item once when ``binary``)."""
+    users, inverse = groups
+    indptr, indices, data = cg.row_entries(source, users)
+    weights = (data > 0).astype("float32") if binary else data
+    rows = sp.csr_matrix((weights, indices, indptr), shape=(len(users), source.shape[1]))
+    profile = canonical(normalize(normalize(rows, norm="l1") @ titles).tocsr())
+    lo, words, values = cg.row_entries(titles, items)
+    counts = np.diff(lo)
+    at = pair_values(profile, np.repeat(inverse, counts), words).astype("float64") * values
+    return np.bincount(np.repeat(np.arange(len(items)), counts), weights=at, minlength=len(items))
 
 
 def _restricted_rows(matrix: sp.csr_matrix, rows: np.ndarray, col: np.ndarray, width: int) -> sp.csr_matrix:
@@ -343,4 +385,5 @@ def feature_names(ret: Retrieval) -> list[str]:
     rest += ["user_repeat_share", "user_explore_share_90d", "pair_days_since_bought"]
     rest += [f"{n}_last_baskets" for n in ITEM_ITEM if n in ret.generators]
     pair = ["price_vs_user", "category_affinity", "pair_weight", "pair_purchases", "pair_views"]
-    return gen + stats + rest + pair + ["pair_days_since_touch"]
+    titles = ["title_affinity", "title_last_baskets"] if getattr(ret, "titles", None) is not None else []
+    return gen + stats + rest + pair + ["pair_days_since_touch"] + titles
