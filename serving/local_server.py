@@ -161,17 +161,21 @@ def run_foreground(command: list[str], env: dict[str, str], settings: Settings) 
     drain.unlink(missing_ok=True)
     proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     stopping = threading.Event()
+    signalled: list[int] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def on_signal(signum: int, _frame: object) -> None:
-        stopping.set()
+        # No lock in a handler: ``Event.set`` here deadlocked when a second signal (make and its child both get the
+        # group's SIGTERM) landed inside the first handler's ``set``, which holds the event's lock.
+        signalled.append(signum)
 
     for sig in previous:
         signal.signal(sig, on_signal)
     watch_workers(proc, stopping)
     try:
-        while proc.poll() is None and not stopping.wait(0.2):
-            pass
+        while proc.poll() is None and not signalled:
+            time.sleep(0.2)
+        stopping.set()
         if proc.poll() is not None:
             return proc.returncode
         logger.warning("stopping: /readyz -> 503, draining requests in flight (up to %.0f s)", settings.serving_drain_s)

@@ -56,3 +56,42 @@ def test_integrity_record_tells_a_damaged_model_from_an_intact_one(tmp_path: Pat
     assert model_store.integrity_problems(stored, settings) == ["data/model.pkl changed", "extra.bin unexpected"]
     (root / "model.yaml").unlink()
     assert "model.yaml missing" in model_store.integrity_problems(stored, settings)
+
+
+def test_a_second_signal_during_the_first_still_stops_the_foreground_server(tmp_path: Path) -> None:
+    """``make demo`` and ``shopsense demo`` both get the group's SIGTERM, so a second signal can land while the first
+    is being handled. Simulated exactly: every ``Event.set`` runs the SIGTERM handler again while it holds the
+    event's lock (a handler that itself took that lock deadlocked there, and the demo never stopped)."""
+    import signal
+    import subprocess
+    import time
+
+    script = f"""
+import os, signal, sys, threading
+from types import SimpleNamespace
+from serving.local_server import run_foreground
+from serving.middleware import DRAIN_FILE_ENV
+
+plain_set = threading.Event.set
+def set_with_a_signal_inside(self):
+    with self._cond:
+        handler = signal.getsignal(signal.SIGTERM)
+        if callable(handler):
+            handler(signal.SIGTERM, None)
+    plain_set(self)
+threading.Event.set = set_with_a_signal_inside
+settings = SimpleNamespace(serving_unready_s=0.0, serving_drain_s=5.0)
+print("ready", flush=True)
+sys.exit(run_foreground(["sleep", "120"], {{**os.environ, DRAIN_FILE_ENV: {str(tmp_path / "drain")!r}}}, settings))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the handlers are installed right after the server starts
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            pytest.fail("the server did not stop: the signal handler deadlocked")
