@@ -240,11 +240,9 @@ class Runtime:
         matrix, known, starts = self._features(plan, jobs)
         scored = np.flatnonzero(known)
         x = matrix if len(scored) == len(matrix) else matrix[scored]
-        if plan.arrays:
-            call = self._array_call(plan, x)
-        else:
-            ids = [i for job in jobs if job.frame is not None or job.ids is not None for i in job.entity_ids]
-            call = self._frame_call(plan, x, [ids[i] for i in scored.tolist()])
+        call = (
+            self._array_call(plan, x) if plan.arrays else self._frame_call(plan, x, self._row_ids(plan, jobs, scored))
+        )
         position = np.full(len(matrix), -1)
         position[scored] = np.arange(len(scored))
         decided = self._decide(plan, call, jobs, starts, position)
@@ -273,11 +271,19 @@ class Runtime:
 
         return call
 
-    def _frame_call(self, plan: Plan, x: np.ndarray, ids: list[str | None]) -> Any:
+    @staticmethod
+    def _row_ids(plan: Plan, jobs: list[Job], scored: np.ndarray) -> list[str | None] | None:
+        """The entity id of each scored row (in the order :meth:`_features` stacked them); None without an entity."""
+        if plan.id_column is None:
+            return None
+        ids = [i for job in jobs if job.frame is not None or job.ids is not None for i in job.entity_ids]
+        return [ids[i] for i in scored.tolist()]
+
+    def _frame_call(self, plan: Plan, x: np.ndarray, ids: list[str | None] | None) -> Any:
         """``call(rows, params)`` for models that take frames: one frame per call, upstream joined as columns, the
         rows' entity ids in the plan's id column."""
         frame = pd.DataFrame(x, columns=plan.columns)
-        if plan.id_column is not None and plan.id_column not in frame.columns:
+        if ids is not None and plan.id_column not in frame.columns:
             frame.insert(0, plan.id_column, pd.Series(ids, dtype=object))
         if len(frame) and plan.upstream:
             frame = join_upstream(frame, [(m.model, fields) for m, fields in plan.upstream])

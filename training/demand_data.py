@@ -70,7 +70,12 @@ def ensure_sku_daily(paths: DatasetPaths, settings) -> pd.DataFrame:
     cutoff = build.default_cutoff(con, paths)
     if not build.partition_path(paths, feature_set, cutoff).exists():
         build.build(feature_set, con, paths, [cutoff], progress=False)
-    frame = pd.read_parquet(build.partition_path(paths, feature_set, cutoff)).drop(columns=[c.AS_OF])
+    return _as_panel(pd.read_parquet(build.partition_path(paths, feature_set, cutoff)))
+
+
+def _as_panel(frame: pd.DataFrame) -> pd.DataFrame:
+    """A ``sku_daily`` frame as the models read it: no ``as_of`` column, ``ds`` as datetime, sorted by SKU and day."""
+    frame = frame.drop(columns=[c.AS_OF])
     frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
     return frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
 
@@ -93,10 +98,7 @@ def sku_daily_ranked_at(paths: DatasetPaths, settings, ranked_at: pd.Timestamp) 
     con = engine.connect(settings)
     ranked = partial(compute_daily, max_skus=settings.demand_max_skus, ranked_at=ranked_at)
     as_of = build.default_cutoff(con, paths)
-    frame = build.compute_frame(replace(SKU_DAILY_FEATURES, compute=ranked), LakeTables(con, paths), as_of)
-    frame = frame.drop(columns=[c.AS_OF])
-    frame[c.DS] = frame[c.DS].astype("datetime64[ns]")
-    return frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+    return _as_panel(build.compute_frame(replace(SKU_DAILY_FEATURES, compute=ranked), LakeTables(con, paths), as_of))
 
 
 def lake_end(paths: DatasetPaths, settings) -> pd.Timestamp:

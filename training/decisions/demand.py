@@ -61,13 +61,13 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
         return _load_monthly(paths, options)
     h = options.horizon_days or HORIZON
     static = demand_data.load_static(paths)
-    rule = demand_data.sku_rule(settings)
     if 0 < settings.demand_max_skus < len(static):  # the rule drops SKUs: pick them as known at the holdout's origin
         origin = demand_data.lake_end(paths, settings) - pd.Timedelta(days=h - 1)
         panel = demand_data.sku_daily_ranked_at(paths, settings, origin)
         rule = demand_data.sku_rule(settings, before=f"{origin.date()} (the holdout's first day)")
     else:  # every SKU on sale is kept whenever it is ranked: the stored partition
         panel = demand_data.ensure_sku_daily(paths, settings)
+        rule = demand_data.sku_rule(settings)
     days = panel[c.DS].nunique()
     if days < MIN_DAYS + h:
         raise ValueError(f"{days} days of sales; the demand model needs at least {MIN_DAYS + h}")
