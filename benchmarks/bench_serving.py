@@ -135,7 +135,7 @@ def _runtime(decisions: list[str]) -> Any:
             served[name] = model_store.load_from_store(name)
         except Exception as err:  # a decision without a stored champion is left out of the table, said why
             print(f"  {name}: not loaded ({type(err).__name__}: {err})")
-    return Runtime(served, Runtime.open_reader(settings))
+    return Runtime(served, Runtime.open_reader(settings), settings.cache_dir)
 
 
 def _job(decision: str, ids: list[str], **params: Any) -> Any:

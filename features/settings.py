@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     def bentoml_home(self) -> Path:
         return (self.bentoml_home_dir or self.data_dir / "bentoml").resolve()
 
+    @property
+    def cache_dir(self) -> Path:
+        """What the service derives from its models and keeps across restarts (compiled trees)."""
+        return self.data_dir / "cache"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -44,6 +44,10 @@ class DecisionModel(Protocol):
         ...
 
 
+#: Optional on a decision model: ``prepare_serving(cache_dir)``, called once when the server plans the model, for
+#: work that would otherwise land on the first request (the recommender compiles its ranker's trees there).
+PREPARE_SERVING = "prepare_serving"
+
 #: Upstream decisions' outputs for the rows of an array: field name -> one value per row (None where missing).
 Upstream = Mapping[str, Sequence[Any]]
 

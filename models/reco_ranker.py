@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -17,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from models import candidates as cg
+from models.compiled_forest import CompiledForest, compile_booster
 from models.metrics import ndcg_at_k
 from models.reco_features import (
     ITEM,
@@ -118,6 +120,22 @@ class LambdaRanker:
     lambda_l2: float = 10.0
     booster_: lgb.Booster | None = field(default=None, repr=False)
     feature_names_: list[str] = field(default_factory=list)
+    #: The booster compiled to native code (:meth:`compile`, at serving); never pickled, rebuilt per process.
+    forest_: CompiledForest | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "forest_"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.forest_ = None
+
+    def compile(self, cache_dir: Path | None = None) -> LambdaRanker:
+        """Predict through the compiled trees from now on (same scores to ~1e-15, ~15x less CPU on a request's
+        150 candidates); when compiling is not possible here the booster keeps predicting."""
+        if self.booster_ is not None and self.forest_ is None:
+            self.forest_ = compile_booster(self.booster_, cache_dir)
+        return self
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -164,7 +182,8 @@ class LambdaRanker:
         x = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype="float64")
         for j, values in enumerate(columns):
             x[:, j] = values
-        return self.booster_.predict(x, num_threads=1)
+        forest = getattr(self, "forest_", None)  # rankers pickled before forest_ existed have none
+        return forest.predict(x) if forest is not None else self.booster_.predict(x, num_threads=1)
 
 
 #: The "items not bought before" ranker's settings over :class:`LambdaRanker`'s defaults. Its labels are few (on

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,8 @@ logger = logging.getLogger(__name__)
 #: The online feature service holding the SKU view alone (keyed by ``sku_id``): its ``on_hand`` is the last
 #: closing stock the online store was materialized with, i.e. current on-hand at serving time.
 STOCK_SERVICE = "demand_v1"
-Lookup = Callable[..., pd.DataFrame]  # (service, ids, columns=None): the runtime's online lookup
+#: (service, ids, columns=None) -> column -> values, plus ``known``: the runtime's online lookup (a frame works too)
+Lookup = Callable[..., Mapping[str, Any] | pd.DataFrame]
 
 REASONS: dict[str, tuple[str, str]] = {
     "repeat": ("你买过 {n} 次: {anchor}", "You bought this {n} times: {anchor}"),
@@ -165,9 +167,9 @@ class LiveStock:
         self.asked_.update(need)
         try:
             # on-hand alone: the SKU view has 15 columns, and decoding them all cost 2 ms a request
-            frame = self.lookup(STOCK_SERVICE, need, columns=(c.ON_HAND,))
-            units = frame[c.ON_HAND].to_numpy("float64", na_value=np.nan)
-            known = frame[KNOWN].to_numpy(bool)
+            columns = self.lookup(STOCK_SERVICE, need, columns=(c.ON_HAND,))
+            units = _floats(columns[c.ON_HAND])
+            known = np.asarray(columns[KNOWN], dtype=bool)
         except Exception as err:  # the snapshot is still a sound answer without the online store
             logger.warning("online stock lookup failed, using the cutoff snapshot: %s", err)
             return
@@ -179,6 +181,13 @@ class LiveStock:
         out = {s: self.online_[s] for s in skus if s in self.online_}
         out.update({s: float(self.overrides[s]) for s in skus if s in self.overrides})
         return out
+
+
+def _floats(values: Any) -> np.ndarray:
+    """A looked-up column as float64 with NaN for missing (numpy arrays, pandas' nullable arrays and Series)."""
+    if isinstance(values, np.ndarray):
+        return values.astype("float64")
+    return values.to_numpy("float64", na_value=np.nan)
 
 
 def stock_flags(skus: list[str], snapshot: dict[str, float], live: dict[str, float] | None) -> dict[str, bool]:

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ import pandas as pd
 
 from features.settings import Settings, get_settings
 from features.store.layout import KNOWN, key_columns, known_mask
-from models.decision import ArrayDecisionModel, join_upstream
+from features.store.reader import Columns
+from models.decision import PREPARE_SERVING, ArrayDecisionModel, join_upstream
 from serving.model_store import ServedModel
 from training import decisions
 
@@ -99,8 +101,10 @@ class Plan:
 class Runtime:
     """Every loaded decision and the online feature reader, shared by the threads of one worker process."""
 
-    def __init__(self, served: dict[str, ServedModel], reader: Any) -> None:
+    def __init__(self, served: dict[str, ServedModel], reader: Any, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where models keep what they build for serving (compiled trees), across restarts."""
         self.reader = reader
+        self.cache_dir = cache_dir
         self._raw = _raw_reader(reader)
         self._lock = threading.Lock()
         self.plans, self.unavailable = self._plan(served)
@@ -139,6 +143,9 @@ class Runtime:
                 self.reader.layout(service)
             except Exception as err:  # the model falls back to its own snapshot; say so at load, not per request
                 logger.warning("decision %s: online service %s unavailable for lookups: %s", name, service, err)
+        prepare = getattr(served[name].model, PREPARE_SERVING, None)
+        if callable(prepare):  # load-time work, not the first request's
+            prepare(self.cache_dir)
         id_column = None if spec.entity == "none" else f"{spec.entity}_id"
         return Plan(served[name], upstream, columns, lookups, takes_lookup, id_column=id_column)
 
@@ -171,10 +178,11 @@ class Runtime:
 
     # -- features -------------------------------------------------------------------------------------------------
 
-    def lookup(self, feature_service: str, ids: Sequence[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Online features of ``ids`` from one service (for decisions that look up more than their entity);
-        ``columns``: only these (the recommender's stock rule reads on-hand alone from the 15-column SKU view)."""
-        return self.reader.get(feature_service, list(ids), columns)
+    def lookup(self, feature_service: str, ids: Sequence[str], columns: Sequence[str] | None = None) -> Columns:
+        """Online features of ``ids`` from one service as arrays per column, plus ``known`` (for decisions that look
+        up more than their entity); ``columns``: only these (the recommender's stock rule reads on-hand alone from
+        the 15-column SKU view)."""
+        return self.reader.get_columns(feature_service, list(ids), columns)
 
     def _lookup(self, plan: Plan, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Features of ``ids`` as one float64 block in the plan's column order, and the known mask."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import re
 import time
@@ -84,6 +85,19 @@ def _one_openmp_thread() -> None:
     threadpool_limits(limits=1)
 
 
+def _freeze_loaded() -> None:
+    """Put everything loaded so far out of the cyclic garbage collector's reach (``gc.freeze``).
+
+    The served models, their indices and Feast's registry are ~520k tracked objects (default world); a full
+    collection walks them all in ~330 ms, and under load one fell every few seconds: every request in flight waited
+    for it (``/recommend/user`` at concurrency 32: all 32 requests of two moments in 10 s took ~400 ms, the route's
+    whole p99). Frozen objects are still freed by reference counting; a reload unfreezes them first, so cycles of
+    the replaced models are collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @functools.cache
 def _batch_histogram() -> Callable[[int], None]:
     """Requests per model call, in /metrics as ``shopsense_requests_per_model_call`` (one histogram per process)."""
@@ -138,13 +152,14 @@ class ServiceState:
             except Exception as exc:  # reported per decision, never a crash of the others
                 missing[decision] = f"{type(exc).__name__}: {exc}"
         try:
-            runtime = Runtime(served, Runtime.open_reader(settings)) if served else None
+            runtime = Runtime(served, Runtime.open_reader(settings), settings.cache_dir) if served else None
         except Exception as exc:  # not ready, with the reason, rather than a crash loop
             logger.exception("service not ready")
             return cls(None, f"{type(exc).__name__}: {exc}", {}, settings, missing)
         if runtime is None:
             return cls(None, "no decision model could be loaded: " + "; ".join(missing.values()), {}, settings, missing)
         missing |= runtime.unavailable
+        _freeze_loaded()
         logger.info(
             "loaded %s in %.1f s; not served: %s", sorted(runtime.plans), time.perf_counter() - started, missing
         )
@@ -268,19 +283,22 @@ class ServiceState:
         import anyio.to_thread
 
         before = {} if self.runtime is None else self.runtime.models()
+        gc.unfreeze()  # the models being replaced become collectable again
         try:
             served, missing = await anyio.to_thread.run_sync(self._load_champions)
             if not served:
                 raise RuntimeError("no decision has a champion: " + "; ".join(missing.values()))
             if self.runtime is None:  # a worker that could not start retries here
-                self.runtime = Runtime(served, Runtime.open_reader(self.settings))
-            else:
-                self.runtime.swap(served)
+                self.runtime = Runtime(served, Runtime.open_reader(self.settings), self.settings.cache_dir)
+            else:  # planning may compile a model's trees (seconds): off the event loop
+                await anyio.to_thread.run_sync(self.runtime.swap, served)
             self.batchers, self.error = self._batchers(self.runtime, self.settings), None
             self.missing = missing | self.runtime.unavailable
         except Exception as exc:  # the models in service stay as they were
             logger.exception("reload failed")
             raise ServiceError(503, "reload failed", f"{type(exc).__name__}: {exc}") from None
+        finally:
+            await anyio.to_thread.run_sync(_freeze_loaded)
         after = self.runtime.models()
         changed = set(before) != set(after) or any(before[k].version != after[k].version for k in after)
         info.models = {k: f"{m.name}:{m.version}@{m.alias}" for k, m in after.items()}

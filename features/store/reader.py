@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 Values = dict[str, list[Any]]  # output column -> one value per requested row (None when absent)
 Found = dict[str, list[bool]]  # view -> whether the store held a row for each requested row
+Columns = dict[str, Any]  # column -> typed array (numpy, or pandas' IntegerArray for Int64), one value per row
 
 
 class OnlineFeatureReader:
@@ -82,6 +83,11 @@ class OnlineFeatureReader:
         the service's order), e.g. on-hand alone from the 15-column SKU view; the fast path then reads and decodes
         only those, the SDK reads all and drops the rest. ``known`` means the same either way.
         """
+        return pd.DataFrame(self.get_columns(service, ids, columns), copy=False)
+
+    def get_columns(self, service: str, ids: Sequence[Any], columns: Sequence[str] | None = None) -> Columns:
+        """:meth:`get` as typed arrays per column, without the frame (a hot path reading one column of 50 SKUs
+        spent a third of its time building the DataFrame)."""
         layout = self.layout(service)
         wanted = _wanted(layout, columns)
         keys = key_columns(layout, list(ids))
@@ -92,7 +98,7 @@ class OnlineFeatureReader:
             values, found = self._fast.read(layout, keys, n, wanted)
         else:
             values, found = self._read_sdk(service, layout, keys)
-        return build_frame(layout, keys, values, known_mask(layout, found, n), wanted)
+        return build_columns(layout, keys, values, known_mask(layout, found, n), wanted)
 
     def _read_sdk(self, service: str, layout: ServiceLayout, keys: dict[str, list[Any]]) -> tuple[Values, Found]:
         response = self.store.get_online_features(
@@ -132,13 +138,13 @@ def _wanted(layout: ServiceLayout, columns: Sequence[str] | None) -> frozenset[s
     return frozenset(columns)
 
 
-def build_frame(
+def build_columns(
     layout: ServiceLayout,
     keys: dict[str, list[Any]],
     values: Values,
     known: list[bool],
     columns: Collection[str] | None = None,
-) -> pd.DataFrame:
+) -> Columns:
     """Keys, then the service's feature columns (those in ``columns``, default all) in declared order and dtype,
     then ``known``."""
     data: dict[str, Any] = {key: np.array(column, dtype=object) for key, column in keys.items()}
@@ -147,4 +153,4 @@ def build_frame(
             if columns is None or column in columns:
                 data[column] = _column(values[column], dtype)
     data[KNOWN] = np.array(known, dtype=bool)
-    return pd.DataFrame(data, copy=False)
+    return data

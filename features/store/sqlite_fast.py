@@ -10,6 +10,7 @@ writes (materialization). SQLite only: with Redis the reader uses the SDK.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 _SCALARS = frozenset({"double_val", "float_val", "int64_val", "int32_val", "string_val", "bool_val"})
 _CHUNK = 500  # keys per query, well under SQLite's bound-parameter limit
+_KEY_CACHE = 200_000  # encoded entity keys kept per process (~100 bytes each: ~20 MB at most)
 _ABSENT: dict[str, Any] = {}  # the features of a key the store does not hold: all null
 
 
@@ -68,8 +70,15 @@ class SqliteFastPath:
 
     def entity_key(self, view: ViewLayout, keys: dict[str, list[Any]], row: int) -> bytes:
         """The bytes Feast stored this row under (its own serializer, so the encodings cannot drift)."""
-        values = [_key_value(kind, keys[k][row]) for k, kind in zip(view.join_keys, view.key_kinds, strict=True)]
-        proto = EntityKeyProto(join_keys=list(view.join_keys), entity_values=values)
+        values = tuple(keys[k][row] for k in view.join_keys)
+        return self._encoded(tuple(view.join_keys), tuple(view.key_kinds), values)
+
+    @functools.lru_cache(maxsize=_KEY_CACHE)  # noqa: B019 - one fast path per server process, kept for its life
+    def _encoded(self, join_keys: tuple[str, ...], kinds: tuple[str, ...], values: tuple[Any, ...]) -> bytes:
+        """Feast's serialization of one key, cached: building the proto and bytes cost ~10 us a key, 0.5 ms for
+        the 50 candidate SKUs whose stock a recommendation reads, and the same keys come back request after request."""
+        protos = [_key_value(kind, value) for kind, value in zip(kinds, values, strict=True)]
+        proto = EntityKeyProto(join_keys=list(join_keys), entity_values=protos)
         return serialize_entity_key(proto, entity_key_serialization_version=self._key_version)
 
     def _fetch(

@@ -297,3 +297,23 @@ def test_a_one_user_request_ranks_exactly_as_that_user_in_a_batch(fitted) -> Non
         at = rows == r
         assert np.array_equal(one_items, items[at]) and np.array_equal(one_scores, scores[at])
         assert one_sources.tolist() == sources[at].tolist()
+
+
+def test_the_compiled_ranker_scores_as_the_booster_and_is_not_pickled(fitted, tmp_path: Path) -> None:
+    """Serving compiles the ranker's trees (lleaves): every candidate's score within 1e-12 of LightGBM's, the same
+    lists and reasons, the object code cached on disk and never inside the pickled model."""
+    model, _ = fitted
+    users, params = _requests(model, 40)
+    plain = pickle.loads(pickle.dumps(model))
+    rows = reco_features.feature_columns(
+        model.retrieval, reco_features.candidate_columns(model.retrieval, np.arange(300))
+    )
+    booster_scores = plain.ranker.predict(rows)
+    compiled = pickle.loads(pickle.dumps(model))
+    compiled.prepare_serving(tmp_path)
+    assert compiled.ranker.forest_ is not None and list(tmp_path.glob("forest-*.o"))
+    assert np.abs(compiled.ranker.predict(rows) - booster_scores).max() < 1e-12
+    assert _answers(compiled, users, params, singles=10) == _answers(plain, users, params, singles=10)
+    assert pickle.loads(pickle.dumps(compiled)).ranker.forest_ is None
+    again = pickle.loads(pickle.dumps(model)).ranker.compile(tmp_path)  # from the cache: same scores
+    assert np.array_equal(again.predict(rows), compiled.ranker.predict(rows))

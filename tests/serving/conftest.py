@@ -7,6 +7,7 @@ environment when the package is done, so the rest of the suite never sees it.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,15 @@ import pytest
 
 from features.settings import Settings, get_settings
 from serving import local_server
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after_in_process_services() -> Iterator[None]:
+    """A service started in this process freezes what it loaded (serving/state.py ``_freeze_loaded``); the test
+    session's later garbage must stay collectable."""
+    yield
+    gc.unfreeze()
+
 
 DEMO_KEY = "shopsense-demo-key"
 OTHER_KEY = "reader-secret-key"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,6 +42,7 @@ def _restarted_worker_answer(world) -> dict:
 
     stored = {name: (lambda n=name: model_store.load_stored(n)) for name in ("ltv", "tiering", "churn")}
     state = ServiceState.start(lambda: stored, world.settings)
+    assert gc.get_freeze_count() > 10_000  # the loaded models are out of the cyclic collector's reach
     request = ChurnRequest(user_ids=world.known_ids[:2])
     info = RequestInfo("restart-test-0001", "/churn/predict")
     return asyncio.run(state.answer("churn", CHURN_ROUTE, request, info)).model_dump()

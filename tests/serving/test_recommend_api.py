@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from models import reco_rules
@@ -74,27 +75,29 @@ def test_the_same_request_twice_gives_the_same_list(client, auth, world) -> None
     assert _user(client, auth, body)["results"] == _user(client, auth, body)["results"]
 
 
-def test_the_served_in_stock_rule_reads_current_on_hand_from_the_online_store(world, monkeypatch) -> None:
+def test_the_served_in_stock_rule_reads_current_on_hand_from_the_online_store(world, monkeypatch, tmp_path) -> None:
     """The runtime hands ``decide`` its online lookup: SKUs the online store now holds at zero never come back."""
     from features.store.layout import KNOWN
     from serving import model_store
     from serving.runtime import Job, Runtime
 
     reader = Runtime.open_reader(world.settings)
-    runtime = Runtime({"recommend": model_store.load_from_store("recommend")}, reader)
+    runtime = Runtime({"recommend": model_store.load_from_store("recommend")}, reader, tmp_path)
+    assert runtime.plan("recommend").served.model.ranker.forest_ is not None  # compiled when planned, not later
     params = {"mode": "user", "user_ids": [world.known_ids[0]], "k": 10}
     first = runtime.run("recommend", [Job(params=params)])[0].records[0]["items"]
     gone = {i["sku_id"] for i in first[:3]}
-    real_get, services = reader.get, []
+    real_get, services = reader.get_columns, []
 
     def sold_out(service: str, ids: list[str], columns: list[str] | None = None):
         services.append(service)
-        frame = real_get(service, ids, columns=columns)
+        got = real_get(service, ids, columns=columns)
         if service == STOCK_SERVICE:
-            frame.loc[frame["sku_id"].isin(gone), ["on_hand", KNOWN]] = [0.0, True]
-        return frame
+            out = np.isin(got["sku_id"], list(gone))
+            got["on_hand"], got[KNOWN] = np.where(out, 0.0, got["on_hand"]), got[KNOWN] | out
+        return got
 
-    monkeypatch.setattr(reader, "get", sold_out)
+    monkeypatch.setattr(reader, "get_columns", sold_out)
     now = runtime.run("recommend", [Job(params=params)])[0].records[0]
     assert services == [STOCK_SERVICE] and KNOWN == reco_rules.KNOWN
     assert len(now["items"]) == 10 and not {i["sku_id"] for i in now["items"]} & gone
