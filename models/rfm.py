@@ -103,10 +103,11 @@ class RfmScorer:
 
     def transform_array(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """:meth:`transform` of a float64 array whose columns are :data:`FEATURES` in order: name -> scores."""
-        values = {
+        orders, spend = x[:, FEATURES.index(ORDERS)], x[:, FEATURES.index(SPEND)]
+        values = {  # np.where, not np.nan_to_num: the same scores, a third of the cost on a one-user request
             "r_score": -x[:, FEATURES.index(RECENCY)],
-            "f_score": np.nan_to_num(x[:, FEATURES.index(ORDERS)], nan=0.0),
-            "m_score": np.nan_to_num(x[:, FEATURES.index(SPEND)], nan=0.0),
+            "f_score": np.where(np.isnan(orders), 0.0, orders),
+            "m_score": np.where(np.isnan(spend), 0.0, spend),
         }
         return {name: self._score(name, v) for name, v in values.items()}
 
@@ -117,6 +118,10 @@ def _require_columns(frame: Any, names: tuple[str, ...]) -> None:
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise ValueError(f"frame lacks column(s): {', '.join(missing)}")
+
+
+#: The rules' tiers by code (:meth:`RfmRuleTiering._tiers`).
+_RULE_TIERS = np.array(["high_value", "potential_high_value", "active", "at_risk", "lost", "new"])
 
 
 class RfmRuleTiering(BaseEstimator):
@@ -162,10 +167,10 @@ class RfmRuleTiering(BaseEstimator):
 
     def _tiers(self, scores: dict[str, np.ndarray], tenure: np.ndarray) -> np.ndarray:
         r, f, m = (scores[k] >= self.high_score for k in ("r_score", "f_score", "m_score"))
-        recent = np.select([f & m, f | m], ["high_value", "potential_high_value"], "active")
-        silent = np.where(f | m, "at_risk", "lost")
-        tiers = np.where(r, recent, silent)
-        return np.where(tenure <= self.new_days, "new", tiers).astype(str)
+        # codes into _RULE_TIERS, names taken once at the end (np.select on strings cost ~30 us a request)
+        recent = np.where(f & m, 0, np.where(f | m, 1, 2))
+        code = np.where(tenure <= self.new_days, 5, np.where(r, recent, np.where(f | m, 3, 4)))
+        return _RULE_TIERS[code]
 
 
 def tier_report(tiers: Any, revenue: Any) -> pd.DataFrame:
