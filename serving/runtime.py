@@ -290,15 +290,25 @@ class Runtime:
     def _frame_call(self, plan: Plan, x: np.ndarray, ids: list[str | None] | None) -> Any:
         """``call(rows, params)`` for models that take frames: one frame per call, upstream joined as columns, the
         rows' entity ids in the plan's id column."""
-        frame = pd.DataFrame(x, columns=plan.columns)
-        if ids is not None and plan.id_column not in frame.columns:
-            frame.insert(0, plan.id_column, pd.Series(ids, dtype=object))
+        with_ids = ids is not None and plan.id_column not in plan.columns
+        if with_ids and not plan.columns:  # ids alone (the recommender): one constructor, no insert
+            frame = pd.DataFrame({plan.id_column: np.array(ids, dtype=object)})
+        else:
+            frame = pd.DataFrame(x, columns=plan.columns)
+            if with_ids:
+                frame.insert(0, plan.id_column, np.array(ids, dtype=object))
         if len(frame) and plan.upstream:
             frame = join_upstream(frame, [(m.model, fields) for m, fields in plan.upstream])
         extra = {"lookup": self.lookup} if plan.takes_lookup else {}
+        every_row = list(range(len(frame)))
 
         def call(rows: list[int] | None, params: dict[str, Any]) -> list[dict[str, Any]]:
-            part = frame.iloc[:0] if rows is None else frame.iloc[rows].reset_index(drop=True)
+            if rows is None:
+                part = frame.iloc[:0]
+            elif rows == every_row:  # one parameter set (the usual call): a shallow copy, not a row take
+                part = frame.copy(deep=False)
+            else:
+                part = frame.iloc[rows].reset_index(drop=True)
             return plan.served.model.decide(part, **params, **extra)
 
         return call
