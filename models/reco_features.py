@@ -98,6 +98,9 @@ class Retrieval:
     last_bought: sp.csr_matrix
     last_baskets: sp.csr_matrix
     titles: sp.csr_matrix | None = None  # items x title words, unit TF-IDF rows; None: no title features
+    #: users x items, 1 + (days since the pair's last purchase / its mean days between purchase days), for pairs
+    #: bought on two or more days; None in models trained before it
+    pair_due: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         self._prepare()
@@ -120,7 +123,7 @@ class Retrieval:
         self.item_columns_["item_consumable"] = np.array(consumable, dtype="float64")
         self.user_items_ = np.diff(self.m.weight.indptr).astype("float64")
         pairs = {"weight": self.m.weight, "bought": self.m.bought, "viewed": self.m.viewed, "touch": self.m.touch}
-        pairs |= {"user_category": self.user_category, "last_bought": self.last_bought}
+        pairs |= {"user_category": self.user_category, "last_bought": self.last_bought, "due": self.pair_due}
         pairs |= {f"{name}_sim_t": g.sim_.T.tocsr() for name, g in self.generators.items() if isinstance(g, cg.ItemKNN)}
         self.pairs_ = {name: canonical(matrix) for name, matrix in pairs.items() if matrix is not None}
         self.positions_ = {
@@ -163,9 +166,11 @@ def fit_retrieval(
     n_per_generator: int = 50,
     seed: int = 0,
     titles: bool = False,
+    due: bool = True,
 ) -> Retrieval:
     """Fit every generator in ``params`` (name -> hyper-parameters) and the feature statistics; ``titles`` adds the
-    title-affinity features (the new-items ranker's)."""
+    title-affinity features (the new-items ranker's), ``due`` the replenishment timing of bought pairs (the
+    all-items ranker's: the new-items ranker never sees a bought pair)."""
     gens = {name: cg.make(name, **p).fit(m, seed) for name, p in params.items()}
     stock = inputs.stock.reindex(m.item_ids).to_numpy("float64") if inputs.stock is not None else None
     codes, cats = pd.factorize(pd.Series(m.category))
@@ -213,7 +218,21 @@ def fit_retrieval(
         last_baskets=cg.decayed_log(m, LAST_BASKET_HALF_LIFE),
         last_bought=sp.csr_matrix((last.to_numpy() + 1.0, where), shape=m.shape),
         titles=title_vectors(inputs, m) if titles else None,
+        pair_due=_pair_due(m, first, last) if due else None,
     )
+
+
+def _pair_due(m: Matrices, first: pd.Series, last: pd.Series) -> sp.csr_matrix:
+    """Replenishment timing per user x item: days since the last purchase over the pair's mean gap between purchase
+    days (1 = due now), stored + 1 for the pairs bought on two or more days. Why: grocery baskets repeat on each
+    household's own cycle, and the trees cannot divide two features."""
+    days = pd.Series(np.floor(m.log_age)).groupby([m.log_user, m.log_item]).nunique()
+    repeat = (days >= 2).to_numpy()
+    gap = (first.to_numpy()[repeat] - last.to_numpy()[repeat]) / (days.to_numpy()[repeat] - 1.0)
+    due = last.to_numpy()[repeat] / np.maximum(gap, 1.0)
+    index = days.index[repeat]
+    where = (index.get_level_values(0), index.get_level_values(1))
+    return sp.csr_matrix((due + 1.0, where), shape=m.shape)
 
 
 def title_vectors(inputs: RecoInputs, m: Matrices) -> sp.csr_matrix | None:
@@ -311,6 +330,9 @@ def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, n
     col["pair_days_since_bought"] = np.where(bought > 0, bought - 1.0, np.nan)
     touch = _pairs(pairs["touch"], u, i, groups)
     col["pair_days_since_touch"] = np.where(touch > 0, touch - 1.0, np.nan)
+    if "due" in pairs:
+        due = _pairs(pairs["due"], u, i, groups)
+        col["pair_due_ratio"] = np.where(due > 0, due - 1.0, np.nan)
     titles = getattr(ret, "titles", None)  # models pickled before the title features have none
     if titles is not None:
         col["title_affinity"] = _title_scores(titles, pairs["bought"], groups, i, binary=True)
@@ -386,4 +408,5 @@ def feature_names(ret: Retrieval) -> list[str]:
     rest += [f"{n}_last_baskets" for n in ITEM_ITEM if n in ret.generators]
     pair = ["price_vs_user", "category_affinity", "pair_weight", "pair_purchases", "pair_views"]
     titles = ["title_affinity", "title_last_baskets"] if getattr(ret, "titles", None) is not None else []
-    return gen + stats + rest + pair + ["pair_days_since_touch"] + titles
+    due = ["pair_due_ratio"] if getattr(ret, "pair_due", None) is not None else []
+    return gen + stats + rest + pair + ["pair_days_since_touch"] + titles + due

@@ -235,7 +235,7 @@ def fit_ranker(
     ranker = ranker or LambdaRanker(random_state=seed, **(NEW_ITEMS_RANKER if exclude_bought else {}))
     frames = []
     for inputs, m, truth in (train, valid):
-        ret = fit_retrieval(inputs, m, params, seed=seed, titles=exclude_bought)
+        ret = fit_retrieval(inputs, m, params, seed=seed, titles=exclude_bought, due=not exclude_bought)
         frame = labelled_candidates(ret, truth, exclude_bought, ranker.max_users, seed)
         frame[ROW] += sum(int(f[ROW].max()) + 1 for f in frames)
         frames.append(frame)

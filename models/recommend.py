@@ -75,7 +75,10 @@ class Recommender:
               **kwargs: Any) -> Recommender:  # fmt: skip
         """Fit generators, content and popular lists on ``inputs`` (the serving cutoff) around a trained ranker."""
         m = build_matrices(inputs)
-        ret = fit_retrieval(inputs, m, params, seed=seed, titles="title_affinity" in ranker.feature_names_)
+        names = ranker.feature_names_
+        ret = fit_retrieval(
+            inputs, m, params, seed=seed, titles="title_affinity" in names, due="pair_due_ratio" in names
+        )
         window = params.get("popularity", {}).get("window_days", 28.0)
         out = cls(ret, ranker, ContentIndex().fit(inputs, m), PopularLists(window).fit(inputs, m), params, **kwargs)
         out._index(inputs, m)

@@ -317,3 +317,20 @@ def test_the_compiled_ranker_scores_as_the_booster_and_is_not_pickled(fitted, tm
     assert pickle.loads(pickle.dumps(compiled)).ranker.forest_ is None
     again = pickle.loads(pickle.dumps(model)).ranker.compile(tmp_path)  # from the cache: same scores
     assert np.array_equal(again.predict(rows), compiled.ranker.predict(rows))
+
+
+def test_the_due_feature_is_days_since_the_last_purchase_over_the_pairs_own_gap(fitted) -> None:
+    """``pair_due_ratio`` (1 = due now) against a pandas reading of the purchase log; pairs bought on one day have
+    none, and the ranker sees it as a feature."""
+    model, _ = fitted
+    m = model.m
+    log = pd.DataFrame({"u": m.log_user, "i": m.log_item, "day": np.floor(m.log_age), "age": m.log_age})
+    pairs = log.groupby(["u", "i"]).agg(days=("day", "nunique"), first=("age", "max"), last=("age", "min"))
+    due = model.retrieval.pair_due.tocsr()
+    repeat = pairs[pairs["days"] >= 2]
+    assert len(repeat) >= 20
+    for (u, i), row in repeat.head(200).iterrows():
+        gap = (row["first"] - row["last"]) / (row["days"] - 1)
+        assert due[u, i] - 1.0 == pytest.approx(row["last"] / max(gap, 1.0))
+    assert all(due[u, i] == 0 for u, i in pairs[pairs["days"] == 1].head(200).index)
+    assert "pair_due_ratio" in model.ranker.feature_names_

@@ -30,6 +30,9 @@ def test_only_the_new_items_ranker_reads_title_features(fitted_new) -> None:
     assert model.retrieval.titles is not None and set(TITLES) <= set(model.ranker.feature_names_)
     bare = fit_retrieval(serve, model.m, model.params, seed=3)
     assert bare.titles is None and not set(TITLES) & set(_columns(bare))
+    # and only the all-items ranker the replenishment timing: a new item is never a bought pair
+    assert model.retrieval.pair_due is None and "pair_due_ratio" not in model.ranker.feature_names_
+    assert "pair_due_ratio" in _columns(bare)
 
 
 def _columns(ret) -> list[str]:
