@@ -17,7 +17,7 @@ import attrs
 import bentoml
 from starlette.responses import JSONResponse
 
-from serving import config, graceful, metrics_labels
+from serving import config, graceful, metrics_labels, timeout_timers
 from serving import state as st
 from serving.local_server import SERVED_DECISIONS_ENV
 from serving.middleware import ShopSenseMiddleware, request_info
@@ -30,6 +30,7 @@ from training.decisions.spec import DecisionSpec, Route
 
 logger = logging.getLogger(__name__)
 quiet.drop_library_deprecations()  # the worker imports Feast, which turns every library's deprecation notice on
+timeout_timers.install()  # BentoML's per-request timeout timer, cancelled once the request is answered
 
 RELOAD_ROUTE = "/admin/reload"
 
