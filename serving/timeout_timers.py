@@ -35,7 +35,7 @@ async def _call(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> No
     task = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
     try:
         await waiter
-    except asyncio.TimeoutError:
+    except TimeoutError:
         if task.cancel():
             body = {"error": f"Not able to process the request in {self.timeout} seconds"}
             await JSONResponse(body, status_code=504)(scope, receive, send)

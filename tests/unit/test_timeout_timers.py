@@ -54,6 +54,6 @@ def test_an_answered_request_cancels_its_timeout_timer() -> None:
 
 
 def test_a_request_past_the_timeout_still_gets_a_504() -> None:
-    sent, timers = _run(_slow, timeout=0.05)
+    sent, _ = _run(_slow, timeout=0.05)
     assert sent[0]["status"] == 504
     assert "0.05 seconds" in json.loads(sent[1]["body"])["error"]
