@@ -22,9 +22,19 @@ KNOWN = "known"
 
 
 class FeatureLookup(Protocol):
-    """Online features of ``ids`` from one feature service, one row per id in order, with a boolean ``_known``."""
+    """Online features of ``ids`` from one feature service: column -> one value per id in order, with a boolean
+    ``known`` (the serving runtime answers arrays per column; a DataFrame answers the same way)."""
 
-    def __call__(self, feature_service: str, ids: Sequence[str]) -> pd.DataFrame: ...
+    def __call__(
+        self, feature_service: str, ids: Sequence[str], columns: Sequence[str] | None = None
+    ) -> Mapping[str, Any] | pd.DataFrame: ...
+
+
+def looked_up_floats(values: Any) -> np.ndarray:
+    """One looked-up column as float64 with NaN for missing: numpy arrays, pandas' nullable arrays and Series."""
+    if isinstance(values, np.ndarray):
+        return values.astype("float64")
+    return values.to_numpy("float64", na_value=np.nan)
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from features import columns as c
-from models.decision import KNOWN
+from models.decision import KNOWN, looked_up_floats
 from models.demand import COLD, FREQS, MEAN, DemandForecaster
 from models.forecast_metrics import quantile_column
 from models.inventory import (
@@ -191,10 +191,10 @@ class DemandDecision:
             except Exception:  # the snapshot is still a sound answer when the online store is unavailable
                 online = None
             if online is not None and KNOWN in online:
-                known = online[KNOWN].to_numpy(bool)
+                known = np.asarray(online[KNOWN], dtype=bool)
                 for src, dst in ((c.ON_HAND, "on_hand"), ("units_in_transit", "on_order")):
                     if src in online:
-                        values = online[src].to_numpy("float64", na_value=np.nan)
+                        values = looked_up_floats(online[src])
                         for sku, ok, value in zip(ids, known, values, strict=True):
                             if ok and value == value:  # NaN online keeps the snapshot's value
                                 current[sku][dst] = float(value)

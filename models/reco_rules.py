@@ -8,23 +8,20 @@ many it touched, so a thin list can be traced to the rule that thinned it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features import columns as c
-from models.decision import KNOWN
+from models.decision import KNOWN, FeatureLookup, looked_up_floats
 
 logger = logging.getLogger(__name__)
 
 #: The online feature service holding the SKU view alone (keyed by ``sku_id``): its ``on_hand`` is the last
 #: closing stock the online store was materialized with, i.e. current on-hand at serving time.
 STOCK_SERVICE = "demand_v1"
-#: (service, ids, columns=None) -> column -> values, plus ``known``: the runtime's online lookup (a frame works too)
-Lookup = Callable[..., Mapping[str, Any] | pd.DataFrame]
+Lookup = FeatureLookup  # the runtime's online lookup (models/decision.py)
 
 REASONS: dict[str, tuple[str, str]] = {
     "repeat": ("你买过 {n} 次: {anchor}", "You bought this {n} times: {anchor}"),
@@ -168,7 +165,7 @@ class LiveStock:
         try:
             # on-hand alone: the SKU view has 15 columns, and decoding them all cost 2 ms a request
             columns = self.lookup(STOCK_SERVICE, need, columns=(c.ON_HAND,))
-            units = _floats(columns[c.ON_HAND])
+            units = looked_up_floats(columns[c.ON_HAND])
             known = np.asarray(columns[KNOWN], dtype=bool)
         except Exception as err:  # the snapshot is still a sound answer without the online store
             logger.warning("online stock lookup failed, using the cutoff snapshot: %s", err)
@@ -181,13 +178,6 @@ class LiveStock:
         out = {s: self.online_[s] for s in skus if s in self.online_}
         out.update({s: float(self.overrides[s]) for s in skus if s in self.overrides})
         return out
-
-
-def _floats(values: Any) -> np.ndarray:
-    """A looked-up column as float64 with NaN for missing (numpy arrays, pandas' nullable arrays and Series)."""
-    if isinstance(values, np.ndarray):
-        return values.astype("float64")
-    return values.to_numpy("float64", na_value=np.nan)
 
 
 def stock_flags(skus: list[str], snapshot: dict[str, float], live: dict[str, float] | None) -> dict[str, bool]:
