@@ -66,6 +66,7 @@ def compile_booster(booster: lgb.Booster, cache_dir: Path | None = None) -> Comp
             if cached.exists():
                 model.compile(cache=str(cached), raw_score=True)
             else:  # written under a unique name, then renamed: a second worker never loads half a file
+                logger.info("compiling %d trees to native code once (cached in %s)", booster.num_trees(), where)
                 partial = where / f"forest-{digest}.{os.getpid()}.{threading.get_ident()}.partial"
                 model.compile(cache=str(partial), raw_score=True)
                 os.replace(partial, cached)
