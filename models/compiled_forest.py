@@ -31,9 +31,8 @@ class CompiledForest:
     """A booster's trees as one native function; ``predict`` gives what ``booster.predict(x, raw_score=True)``
     gives (the best iteration's trees, as LightGBM's own predict uses by default)."""
 
-    def __init__(self, model: object, n_features: int) -> None:
+    def __init__(self, model: object) -> None:
         self._model = model
-        self.n_features = n_features
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._model.predict(np.ascontiguousarray(x, dtype=np.float64), n_jobs=1)  # type: ignore[attr-defined]
@@ -70,7 +69,7 @@ def compile_booster(booster: lgb.Booster, cache_dir: Path | None = None) -> Comp
                 partial = where / f"forest-{digest}.{os.getpid()}.{threading.get_ident()}.partial"
                 model.compile(cache=str(partial), raw_score=True)
                 os.replace(partial, cached)
-        return CompiledForest(model, booster.num_feature())
+        return CompiledForest(model)
     except Exception as err:
         logger.warning("could not compile the booster with lleaves, predicting with LightGBM: %s", err)
         return None

@@ -124,10 +124,10 @@ class Recommender:
     # ---- serving ----
 
     def _candidate(self, item: int, score: float, source: str) -> Candidate:
-        return Candidate(int(item), self.skus_[item], float(score), self.m.category[item], self.m.price[item], source)
+        return self._candidates(np.array([item]), np.array([score]), np.array([source], dtype=object))[0]
 
     def _candidates(self, items: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> list[Candidate]:
-        """:meth:`_candidate` for a ranked pool, its fields converted in bulk (50 items a request)."""
+        """Candidates of a ranked pool, their fields converted to Python values in bulk (50 items a request)."""
         fields = (self.skus_[items], scores.astype(float), self.m.category[items], self.m.price[items], sources)
         return [Candidate(*row) for row in zip(items.tolist(), *(f.tolist() for f in fields), strict=True)]
 
@@ -265,7 +265,7 @@ class Recommender:
             allowed = np.isin(self.m.category, filters.categories)
         order = np.flatnonzero(allowed & (scores > 0))
         order = order[np.argsort(-scores[order], kind="stable")][: SLOT_POOL + k]
-        ranked = [self._candidate(i, scores[i], "popularity") for i in order]
+        ranked = self._candidates(order, scores[order], np.full(len(order), "popularity", dtype=object))
         recs, applied = self._finish(ranked, k, filters, stock, None, None)
         return {"context": segment, "items": recs, "rules": applied}
 
@@ -288,8 +288,8 @@ class Recommender:
         total[item] = 0.0
         order = np.argsort(-total, kind="stable")[: SLOT_POOL + k]
         order = order[total[order] > 0]
-        sources = [list(blend)[j] for j in np.argmax(parts[:, order], axis=0)]
-        ranked = [self._candidate(i, total[i], s) for i, s in zip(order, sources, strict=True)]
+        sources = np.array(list(blend), dtype=object)[np.argmax(parts[:, order], axis=0)]
+        ranked = self._candidates(order, total[order], sources)
         recs, applied = self._finish(ranked, k, filters or Filters(), stock, None, None, anchor=item)
         return {c.SKU_ID: str(sku_id), "known": True, "items": recs, "rules": applied}
 

@@ -288,9 +288,11 @@ class ServiceState:
             served, missing = await anyio.to_thread.run_sync(self._load_champions)
             if not served:
                 raise RuntimeError("no decision has a champion: " + "; ".join(missing.values()))
+            # planning may compile a model's trees (seconds): off the event loop
             if self.runtime is None:  # a worker that could not start retries here
-                self.runtime = Runtime(served, Runtime.open_reader(self.settings), self.settings.cache_dir)
-            else:  # planning may compile a model's trees (seconds): off the event loop
+                reader = Runtime.open_reader(self.settings)
+                self.runtime = await anyio.to_thread.run_sync(Runtime, served, reader, self.settings.cache_dir)
+            else:
                 await anyio.to_thread.run_sync(self.runtime.swap, served)
             self.batchers, self.error = self._batchers(self.runtime, self.settings), None
             self.missing = missing | self.runtime.unavailable
