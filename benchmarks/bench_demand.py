@@ -30,7 +30,7 @@ from features import columns as c
 from models.demand import PROMO_COLUMNS, DemandForecaster
 from models.demand_baselines import baseline_forecasts, rolling_cutoffs, rolling_origin, zero_share
 from models.forecast_metrics import quantile_column, revenue_weights, score_windows
-from models.inventory import GRID
+from models.inventory import GRID, PolicyParams
 
 QS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 MODEL = "LightGBM-NB (ours)"
@@ -129,14 +129,14 @@ def policy_backtest(
     """Replay ours and the normal formula on the SKUs on sale for 91 days before the first origin, with sales."""
     from demand_backtest import backtest as run_backtest
 
-    from models.inventory import PolicyParams
-
     old = panel.groupby(c.UNIQUE_ID)[c.DS].min() <= cutoffs[0] - pd.Timedelta(days=91)
     sold = panel[panel[c.DS] > cutoffs[0] - pd.Timedelta(days=91)].groupby(c.UNIQUE_ID)[c.Y].sum() > 0
     ids = sorted(set(old[old].index) & set(sold[sold].index))
-    table = run_backtest(grids, panel, demand, ids, leads_at, h, params or PolicyParams())
+    table, equal = run_backtest(grids, panel, demand, ids, leads_at, h, params or PolicyParams())
     print(f"\n## policy backtest, {label}, {len(ids)} SKUs, {len(cutoffs)} x {h} periods")
     print(table.round(3).to_markdown(index=False))
+    print("\nstock at equal realised cycle service level (the normal formula's targets raised until it matches ours):")
+    print(equal.round(3).to_markdown(index=False))
 
 
 def carparts(backtest: bool, model_kw: dict) -> None:
@@ -156,8 +156,6 @@ def carparts(backtest: bool, model_kw: dict) -> None:
     print("anchors (MASE / WQL):", CARPARTS_ANCHORS)
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
     if backtest:  # no purchase orders: an assumed lead time of one month, reviewed monthly, one month per order
-        from models.inventory import PolicyParams
-
         ids = panel[c.UNIQUE_ID].unique()
         leads = {k: {str(i): np.array([1.0]) for i in ids} for k in cutoffs}
         params = PolicyParams(cycle_days=1.0, review_days=1.0)

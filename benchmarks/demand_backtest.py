@@ -19,6 +19,9 @@ from models.inventory import GRID, PolicyParams, abc_classes, level_variances, n
 from models.policy_backtest import replay
 from training.demand_data import pooled_lead_times
 
+# the normal formula's shortfalls (1 - target) scaled by these to trace its stock against realised service level
+SHORTFALL_SHRINK = (0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02, 0.01, 0.003)
+
 
 def _matrix(frame: pd.DataFrame, ids: Sequence[str], days: pd.DatetimeIndex, col: str) -> np.ndarray:
     wide = frame.pivot_table(index=c.DS, columns=c.UNIQUE_ID, values=col, aggfunc="sum")
@@ -47,8 +50,9 @@ def policies_at(
     classes: pd.Series,
     params: PolicyParams,
     days: int,
+    names: Sequence[str] = ("ours", "normal"),
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Per-day reorder point and order-up-to (days x SKUs) for "ours" and "normal" from one origin's forecast."""
+    """Per-day reorder point and order-up-to (days x SKUs) for each of ``names`` from one origin's forecast."""
     rng = np.random.default_rng(params.seed)
     fallback = pooled_lead_times(dict(leads))
     recent = history[history[c.DS] > history[c.DS].max() - pd.Timedelta(days=91)]
@@ -57,26 +61,23 @@ def policies_at(
     level_var = level_variances(history.sort_values([c.UNIQUE_ID, c.DS]))
     cols = [f"q{100 * q:g}" for q in GRID]
     by_id = {k: g.sort_values(c.DS) for k, g in grid_fc.groupby(c.UNIQUE_ID)}
-    out = {name: {"reorder_point": [], "order_up_to": [], "service_level": []} for name in ("ours", "normal")}
+    out = {name: {"reorder_point": [], "order_up_to": [], "service_level": []} for name in names}
     for sku in ids:
         lt = leads.get(sku, fallback)
         lt = lt if len(lt) else fallback
         sl = params.service_levels[classes.get(sku, "C")]
-        q = by_id[sku][cols].to_numpy("float64")
-        pols = {
-            "ours": sku_policy_schedule(q, lt, sl, params, rng, days, level_var.get(sku, 1.0)),
-            "normal": _normal_schedule(by_id[sku]["mean"].to_numpy("float64"), float(std.get(sku, 0.0)), lt, sl,
-                                       params, days),
-        }  # fmt: skip
+        pols = {}
+        if "ours" in names:
+            q = by_id[sku][cols].to_numpy("float64")
+            pols["ours"] = sku_policy_schedule(q, lt, sl, params, rng, days, level_var.get(sku, 1.0))
+        if "normal" in names:
+            mean = by_id[sku]["mean"].to_numpy("float64")
+            pols["normal"] = _normal_schedule(mean, float(std.get(sku, 0.0)), lt, sl, params, days)
         for name, pol in pols.items():
             out[name]["reorder_point"].append(pol["reorder_point"])
             out[name]["order_up_to"].append(pol["order_up_to"])
             out[name]["service_level"].append(sl)
     return {name: {k: np.asarray(v).T for k, v in pol.items()} for name, pol in out.items()}
-
-
-def _at(params: PolicyParams, correlations: Mapping[pd.Timestamp, float] | None, k: pd.Timestamp) -> PolicyParams:
-    return replace(params, day_correlation=correlations[k]) if correlations and k in correlations else params
 
 
 def backtest(
@@ -87,12 +88,13 @@ def backtest(
     leads_at: Mapping[pd.Timestamp, Mapping[str, np.ndarray]],
     h: int,
     params: PolicyParams = PolicyParams(),
-    correlations: Mapping[pd.Timestamp, float] | None = None,
-) -> pd.DataFrame:
-    """One row per policy and ABC class (plus "all"): target, realised cycle service level, fill rate, stock.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The policy table and the stock of each policy at equal realised service level.
 
-    ``correlations``: the day correlation each origin's forecaster measured on its own held-back window (else the
-    params' default).
+    Table: one row per policy and ABC class (plus "all"): target, realised cycle service level, fill rate, stock.
+    Equal service: the normal formula replayed with every class's shortfall (1 - target) shrunk step by step, and
+    per class its mean stock interpolated at the cycle service level ours realised there (the issue's "less stock
+    at the same realised service level"; NaN when no step reaches it).
     """
     cutoffs = sorted(grids)
     first = cutoffs[0]
@@ -101,20 +103,64 @@ def backtest(
     classes = abc_classes(revenue, params.abc_cuts)
     days = pd.DatetimeIndex(np.concatenate([np.sort(grids[k][c.DS].unique())[:h] for k in cutoffs]))
     dem = _matrix(demand, ids, days, c.Y)
-    per_origin = [
-        policies_at(grids[k], history[history[c.DS] <= k], ids, leads_at[k], classes, _at(params, correlations, k), h)
-        for k in cutoffs
-    ]
     lead_lists = [leads_at[cutoffs[-1]].get(s, pooled_lead_times(dict(leads_at[cutoffs[-1]]))) for s in ids]
-    rows = []
+
+    def run(name: str, p: PolicyParams):
+        per_origin = [
+            policies_at(grids[k], history[history[c.DS] <= k], ids, leads_at[k], classes, p, h, (name,))[name]
+            for k in cutoffs
+        ]
+        rop = np.concatenate([o["reorder_point"] for o in per_origin])
+        big_s = np.concatenate([o["order_up_to"] for o in per_origin])
+        return replay(dem, rop, big_s, lead_lists, big_s[0], seed=p.seed), per_origin[0]["service_level"]
+
+    masks = {cls: (classes.loc[list(ids)] == cls).to_numpy() for cls in ("A", "B", "C")}
+    masks["all"] = np.ones(len(ids), bool)
+
+    def by_class(result) -> dict[str, dict[str, float]]:
+        return {
+            cls: type(result)(*(getattr(result, f)[m] for f in result.__dataclass_fields__)).summary()
+            for cls, m in masks.items()
+        }
+
+    rows, summaries = [], {}
     for name in ("ours", "normal"):
-        rop = np.concatenate([p[name]["reorder_point"] for p in per_origin])
-        big_s = np.concatenate([p[name]["order_up_to"] for p in per_origin])
-        targets = per_origin[0][name]["service_level"]
-        result = replay(dem, rop, big_s, lead_lists, big_s[0], seed=params.seed)
-        for cls in ("A", "B", "C", "all"):
-            mask = np.ones(len(ids), bool) if cls == "all" else (classes.loc[list(ids)] == cls).to_numpy()
-            sub = type(result)(*(getattr(result, f)[mask] for f in result.__dataclass_fields__))
-            target = float(targets[mask].mean())
-            rows.append({"policy": name, "class": cls, "skus": int(mask.sum()), "target": target, **sub.summary()})
-    return pd.DataFrame(rows)
+        result, targets = run(name, params)
+        summaries[name] = by_class(result)
+        for cls, m in masks.items():
+            rows.append({"policy": name, "class": cls, "skus": int(m.sum()), "target": float(targets[m].mean()),
+                         **summaries[name][cls]})  # fmt: skip
+    curve = [summaries["normal"]]
+    for shrink in SHORTFALL_SHRINK:
+        levels = {k: 1.0 - (1.0 - v) * shrink for k, v in params.service_levels.items()}
+        curve.append(by_class(run("normal", replace(params, service_levels=levels))[0]))
+    return pd.DataFrame(rows), _equal_service(summaries["ours"], curve, {k: int(m.sum()) for k, m in masks.items()})
+
+
+def _equal_service(ours: dict, curve: list[dict], skus: dict[str, int]) -> pd.DataFrame:
+    """Per class: the normal formula's mean stock interpolated at the cycle service level ours realised.
+
+    "all (per class)" adds the classes' matched stocks (each class held at its own realised level, so a policy
+    cannot look cheaper by serving the cheap class better); NaN where the normal formula never reaches ours.
+    """
+    rows = []
+    for cls in ("A", "B", "C", "all"):
+        csl = np.array([point[cls]["cycle_service_level"] for point in curve])
+        stock = np.array([point[cls]["mean_on_hand"] for point in curve])
+        order = np.argsort(csl, kind="stable")
+        level = ours[cls]["cycle_service_level"]
+        matched = float(np.interp(level, csl[order], stock[order])) if csl.min() <= level <= csl.max() else np.nan
+        rows.append({"class": cls, "skus": skus[cls], "cycle_service_level": level,
+                     "ours_on_hand": ours[cls]["mean_on_hand"], "normal_on_hand_at_level": matched})  # fmt: skip
+    table = pd.DataFrame(rows)
+    part = table[(table["class"] != "all") & (table["skus"] > 0)]
+    table.loc[len(table)] = {
+        "class": "all (per class)",
+        "skus": int(part["skus"].sum()),
+        "cycle_service_level": ours["all"]["cycle_service_level"],
+        "ours_on_hand": float(np.average(part["ours_on_hand"], weights=part["skus"])),
+        # NaN when any class is out of the normal formula's reach: no fair total exists then
+        "normal_on_hand_at_level": float(np.average(part["normal_on_hand_at_level"], weights=part["skus"])),
+    }
+    table["stock_vs_normal"] = table["ours_on_hand"] / table["normal_on_hand_at_level"] - 1.0
+    return table

@@ -50,7 +50,12 @@ class PolicyParams:
             the position is below s when the order goes out, so s must cover the lead time plus that gap.
         day_correlation: correlation of the daily demand draws within one path (Gaussian copula); above 0 the
             forecast's level error is shared by every day of the lead time. The served policy and the backtest
-            use the value the forecaster measured on its held-back window (``day_correlation_``) instead.
+            both use this value, chosen on a 300-SKU sample of the synthetic world's validation windows (the
+            two 28-day windows before the benchmark's: realised service level 0.892 at 0, 0.903 at 0.15, 0.913
+            at 0.3, 0.916 at 0.5; on every SKU the same windows realise 0.894 at 0.3 against a 0.912 target).
+            The forecaster's own measure on its held-back window (``day_correlation_``, about 0.05 on the
+            default world) is logged, not used: within one 28-day window it misses the period-to-period level
+            shifts that stock must also cover.
         abc_cuts: cumulative revenue shares that close classes A and B.
         seed: random seed of the sampling.
     """
@@ -162,7 +167,9 @@ def _undershoot(day_draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     total = d.sum()
     if total <= 0:
         return np.zeros(len(d))
-    crossing = d[rng.choice(len(d), size=len(d), p=d / total)]
+    cdf = np.cumsum(d / total)  # what rng.choice(p=d / total) does, without its per-call checks (hot in loops)
+    cdf /= cdf[-1]
+    crossing = d[cdf.searchsorted(rng.random(len(d)), side="right")]
     return np.floor(rng.random(len(d)) * crossing)
 
 
