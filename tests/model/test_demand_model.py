@@ -151,3 +151,38 @@ def test_the_booster_learns_from_the_price_known_the_day_before() -> None:
     frame = pd.DataFrame({c.UNIQUE_ID: ["a", "a", "a", "b", "b"], LOG_PRICE: [1.0, 2.0, 3.0, 7.0, 8.0]})
     lagged = _price_known_before(frame)[LOG_PRICE].tolist()
     assert np.isnan(lagged[0]) and lagged[1:3] == [1.0, 2.0] and np.isnan(lagged[3]) and lagged[4] == 7.0
+
+
+def _with_bulk_seller(panel: pd.DataFrame) -> pd.DataFrame:
+    """The seeded panel plus one regular series 500 times larger than the rest (a fuel kiosk beside groceries)."""
+    rng = np.random.default_rng(7)
+    ds = pd.date_range(START, periods=DAYS, freq="D")
+    bulk = pd.DataFrame({c.UNIQUE_ID: "BULK", c.DS: ds, c.Y: rng.poisson(2000 * (1 + 0.4 * (ds.dayofweek == 4))),
+                         "price": 1.0, "in_stock": 1.0, "promo_any": 0.0, c.DISCOUNT_RATE: 0.0,
+                         "day_of_week": ds.dayofweek, "is_weekend": (ds.dayofweek >= 5).astype(int)})  # fmt: skip
+    return pd.concat([panel, bulk], ignore_index=True)
+
+
+def test_the_biggest_series_mix_in_a_local_model_chosen_on_the_held_back_window(panel: pd.DataFrame) -> None:
+    """The bulk seller's mean mixes in AutoETS with the weight chosen inside fit; it survives pickling and
+    ``advance``; a planned promotion day is answered by the booster alone; ``local_series=0`` turns it off."""
+    import pickle
+
+    from models.demand import LOCAL_GRID, MEAN
+
+    frame = _with_bulk_seller(panel)
+    cut = frame[c.DS].max() - pd.Timedelta(days=H)
+    train = frame[frame[c.DS] <= cut]
+    mixed = DemandForecaster(h=H, n_estimators=80, min_child_samples=20, random_state=1, local_series=3).fit(train)
+    plain = DemandForecaster(h=H, n_estimators=80, min_child_samples=20, random_state=1, local_series=0).fit(train)
+    assert plain.blend_.empty and len(mixed.blend_) == 3 and "BULK" in mixed.blend_.index
+    assert set(mixed.blend_) <= set(LOCAL_GRID) - {0.0}
+    a, b = mixed.predict(ids=["BULK"]), plain.predict(ids=["BULK"])
+    assert not np.allclose(a[MEAN], b[MEAN])
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(mixed)).predict(ids=["BULK"]), a)
+    day = mixed.last_ds_ + pd.Timedelta(days=1)
+    promo = pd.DataFrame({c.UNIQUE_ID: ["BULK"], c.DS: [day], "promo_any": [1.0], c.DISCOUNT_RATE: [0.2]})
+    booster = plain.predict(ids=["BULK"], exog=promo)
+    assert mixed.predict(ids=["BULK"], exog=promo)[MEAN].iloc[0] == pytest.approx(booster[MEAN].iloc[0])
+    mixed.advance(frame)
+    assert mixed.local_history_[c.DS].max() == frame[c.DS].max() and len(mixed.predict(ids=["BULK"])) == H
