@@ -137,8 +137,25 @@ def backtest(
     return pd.DataFrame(rows), _equal_service(summaries["ours"], curve, {k: int(m.sum()) for k, m in masks.items()})
 
 
+def _stock_at(level: float, csl: np.ndarray, stock: np.ndarray) -> float:
+    """The least stock at which the normal formula's curve (in order of rising targets) first reaches ``level``.
+
+    Linear between the step below and the first step at or above it; the curve's realised level is made
+    non-decreasing first (replay noise), and when several steps share the level reached (1.0 for class A) the
+    cheapest counts. NaN when ``level`` lies below the curve's first step or above its last.
+    """
+    reached = np.maximum.accumulate(csl)
+    if not (csl[0] <= level <= reached[-1]):
+        return float("nan")
+    j = int(np.argmax(reached >= level))
+    if j == 0 or reached[j] <= reached[j - 1]:
+        return float(stock[j])
+    frac = (level - reached[j - 1]) / (reached[j] - reached[j - 1])
+    return float(stock[j - 1] + frac * (stock[j] - stock[j - 1]))
+
+
 def _equal_service(ours: dict, curve: list[dict], skus: dict[str, int]) -> pd.DataFrame:
-    """Per class: the normal formula's mean stock interpolated at the cycle service level ours realised.
+    """Per class: the normal formula's mean stock at the cycle service level ours realised (:func:`_stock_at`).
 
     "all (per class)" adds the classes' matched stocks (each class held at its own realised level, so a policy
     cannot look cheaper by serving the cheap class better); NaN where the normal formula never reaches ours.
@@ -147,11 +164,10 @@ def _equal_service(ours: dict, curve: list[dict], skus: dict[str, int]) -> pd.Da
     for cls in ("A", "B", "C", "all"):
         csl = np.array([point[cls]["cycle_service_level"] for point in curve])
         stock = np.array([point[cls]["mean_on_hand"] for point in curve])
-        order = np.argsort(csl, kind="stable")
         level = ours[cls]["cycle_service_level"]
-        matched = float(np.interp(level, csl[order], stock[order])) if csl.min() <= level <= csl.max() else np.nan
         rows.append({"class": cls, "skus": skus[cls], "cycle_service_level": level,
-                     "ours_on_hand": ours[cls]["mean_on_hand"], "normal_on_hand_at_level": matched})  # fmt: skip
+                     "ours_on_hand": ours[cls]["mean_on_hand"],
+                     "normal_on_hand_at_level": _stock_at(level, csl, stock)})  # fmt: skip
     table = pd.DataFrame(rows)
     part = table[(table["class"] != "all") & (table["skus"] > 0)]
     table.loc[len(table)] = {
