@@ -22,7 +22,8 @@ Design, and why:
   profile better. The ``local_series`` highest-volume series get a mean that mixes the booster's with AutoETS's,
   one weight for the group chosen by squared error on the same held-back window as the dispersion (0 keeps the
   booster alone, as on the synthetic world, whose promotions AutoETS cannot see). On a day whose planned
-  promotions differ from the series' last ones the booster alone answers: the local model knows no promotions.
+  promotions or festival days differ from the series' last ones the booster alone answers: the local model knows
+  neither.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ from statsforecast import StatsForecast
 from statsforecast.models import AutoETS, Naive
 
 from features import columns as c
-from features.calendar import CALENDAR_FEATURES, calendar_frame
+from features.calendar import (
+    CALENDAR_FEATURES,
+    IS_618,
+    IS_DOUBLE11,
+    IS_DOUBLE12,
+    IS_SPRING_FESTIVAL,
+    calendar_frame,
+)
 from models.forecast_metrics import pinball, quantile_column
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,8 @@ IN_STOCK, ON_HAND, PRICE, LOG_PRICE = "in_stock", c.ON_HAND, "price", "log_price
 WEIGHT, MEAN, COLD, LOCAL = "weight", "mean", "cold_start", "local"
 PROMO_COLUMNS = (c.DISCOUNT_RATE, "promo_any", "promo_festival", "promo_display", "promo_mailer", "promo_coupon")
 DAILY_EXOG = (LOG_PRICE, *PROMO_COLUMNS, *CALENDAR_FEATURES)
+# planned events a local model cannot see coming: a day where any differs from the series' last one is the booster's
+PLANNED_EVENTS = (*PROMO_COLUMNS, IS_618, IS_DOUBLE11, IS_DOUBLE12, IS_SPRING_FESTIVAL)
 DEFAULT_QUANTILES = (0.5, 0.8, 0.9, 0.95, 0.99)
 CENSOR_WINDOW = 28
 MAX_ALPHA = 5.0
@@ -282,7 +292,8 @@ def local_share(
     """Per row of ``pred``: the local model's weight and mean.
 
     The weight is 0 where the series has none, where the local model has no value, and on a day whose planned
-    promotion columns (``plan``: ``unique_id, ds`` + columns) differ from the series' last observed ones.
+    event columns (``plan``: ``unique_id, ds`` + columns; promotions, festival days) differ from the series' last
+    observed ones.
     """
     keys = pred[[c.UNIQUE_ID, c.DS]].reset_index(drop=True)
     loc = keys.merge(local, on=[c.UNIQUE_ID, c.DS], how="left")[LOCAL].to_numpy("float64")
@@ -458,8 +469,12 @@ class DemandForecaster:
         return FREQS[self.freq].local_series if k is None else k
 
     def _last_promo(self, history: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
-        """Each listed series' promotion columns on its last period (what the local model saw continue)."""
-        cols = [col for col in PROMO_COLUMNS if col in self.exog_]
+        """Each listed series' planned-event columns on its last period (what the local model saw continue).
+
+        Festival days count as well as promotions: a window that opens inside a festival's warm-up keeps its
+        promotion flags until the peak, which the booster knows from the calendar and AutoETS does not.
+        """
+        cols = [col for col in PLANNED_EVENTS if col in self.exog_]
         rows = history[history[c.UNIQUE_ID].isin(set(ids))].sort_values(c.DS).groupby(c.UNIQUE_ID).tail(1)
         return rows.set_index(c.UNIQUE_ID)[cols].astype("float64")
 

@@ -165,12 +165,14 @@ def _with_bulk_seller(panel: pd.DataFrame) -> pd.DataFrame:
 
 def test_the_biggest_series_mix_in_a_local_model_chosen_on_the_held_back_window(panel: pd.DataFrame) -> None:
     """The bulk seller's mean mixes in AutoETS with the weight chosen inside fit; it survives pickling and
-    ``advance``; a planned promotion day is answered by the booster alone; ``local_series=0`` turns it off."""
+    ``advance``; a planned promotion or festival day is answered by the booster alone; ``local_series=0`` turns it
+    off."""
     import pickle
 
     from models.demand import LOCAL_GRID, MEAN
 
     frame = _with_bulk_seller(panel)
+    frame["is_double11"] = (frame[c.DS].dt.strftime("%m-%d") == "11-11").astype("float64")  # a calendar event
     cut = frame[c.DS].max() - pd.Timedelta(days=H)
     train = frame[frame[c.DS] <= cut]
     mixed = DemandForecaster(h=H, n_estimators=80, min_child_samples=20, random_state=1, local_series=3).fit(train)
@@ -184,5 +186,11 @@ def test_the_biggest_series_mix_in_a_local_model_chosen_on_the_held_back_window(
     promo = pd.DataFrame({c.UNIQUE_ID: ["BULK"], c.DS: [day], "promo_any": [1.0], c.DISCOUNT_RATE: [0.2]})
     booster = plain.predict(ids=["BULK"], exog=promo)
     assert mixed.predict(ids=["BULK"], exog=promo)[MEAN].iloc[0] == pytest.approx(booster[MEAN].iloc[0])
+    # a festival peak the series has not just seen is the booster's too (AutoETS knows no calendar)
+    assert "is_double11" in mixed.exog_
+    festival = pd.DataFrame({c.UNIQUE_ID: ["BULK"], c.DS: [day], "is_double11": [1.0]})
+    on_peak, alone = mixed.predict(ids=["BULK"], exog=festival), plain.predict(ids=["BULK"], exog=festival)
+    assert on_peak[MEAN].iloc[0] == pytest.approx(alone[MEAN].iloc[0])
+    assert on_peak[MEAN].iloc[1] != pytest.approx(alone[MEAN].iloc[1])  # the day after mixes again
     mixed.advance(frame)
     assert mixed.local_history_[c.DS].max() == frame[c.DS].max() and len(mixed.predict(ids=["BULK"])) == H
