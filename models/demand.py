@@ -468,7 +468,7 @@ class DemandForecaster:
         k = getattr(self, "local_series", 0)  # models pickled before the local model existed have none
         return FREQS[self.freq].local_series if k is None else k
 
-    def _last_promo(self, history: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
+    def _last_events(self, history: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
         """Each listed series' planned-event columns on its last period (what the local model saw continue).
 
         Festival days count as well as promotions: a window that opens inside a festival's warm-up keeps its
@@ -491,7 +491,7 @@ class DemandForecaster:
         ids = top_volume(early, k)
         local = local_means(local_forecaster(early, ids, FREQS[self.freq]), self.h)
         plan = held[[c.UNIQUE_ID, c.DS, *self.exog_]]
-        w, loc = local_share(held, local, pd.Series(1.0, index=ids), plan, self._last_promo(early, ids))
+        w, loc = local_share(held, local, pd.Series(1.0, index=ids), plan, self._last_events(early, ids))
         mu, y = held[MEAN].to_numpy("float64"), held[c.Y].to_numpy("float64")
         sse = {g: float(np.sum((y - (mu + g * w * (loc - mu))) ** 2)) for g in LOCAL_GRID}
         best = min(sse, key=sse.__getitem__)
@@ -510,7 +510,7 @@ class DemandForecaster:
             .sort_values([c.UNIQUE_ID, c.DS]).groupby(c.UNIQUE_ID).tail(LOCAL_PERIODS).reset_index(drop=True)
         )  # fmt: skip
         self.local_ = local_forecaster(self.local_history_, ids, FREQS[self.freq])
-        self.local_promo_ = self._last_promo(self.local_history_, ids)
+        self.local_promo_ = self._last_events(self.local_history_, ids)
 
     def _mix_local(
         self, pred: pd.DataFrame, local: pd.DataFrame, plan: pd.DataFrame | None, last_promo: pd.DataFrame
@@ -601,7 +601,7 @@ class DemandForecaster:
         blend = getattr(self, "blend_", None)
         if blend is not None and len(blend):
             local = local_means(local_forecaster(hist, list(blend.index), spec), h)
-            pred = self._mix_local(pred, local, X, self._last_promo(hist, list(blend.index)))
+            pred = self._mix_local(pred, local, X, self._last_events(hist, list(blend.index)))
         sizes = history.groupby(c.UNIQUE_ID).size()
         cold = [str(i) for i in sizes.index[sizes < self.min_history]]
         if cold:  # scored as served: a SKU too young at the cut gets its peers' forecast
