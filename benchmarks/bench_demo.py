@@ -26,8 +26,10 @@ URL = "http://127.0.0.1:3000"
 GOAL_S = 240.0
 
 
-def _children_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its live descendants, from /proc (Linux)."""
+def _group_cpu(group: int) -> float:
+    """CPU seconds (user + system) of process group ``group``, from /proc (Linux): each live member's own time plus
+    that of the children it has waited for (exited workers). Each process is counted once: the first version of this
+    counted every descendant twice and so reported about two busy cores where one was."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -35,10 +37,8 @@ def _children_cpu(pid: int) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pid or int(stat.parent.name) == pid:  # ppid or self
-            total += (int(fields[11]) + int(fields[12])) / tick
-            if int(stat.parent.name) != pid:
-                total += _children_cpu(int(stat.parent.name))
+        if int(fields[2]) == group:  # fields[2] is the process group; [11:15] utime, stime, cutime, cstime
+            total += sum(int(v) for v in fields[11:15]) / tick
     return total
 
 
@@ -86,7 +86,7 @@ def main() -> None:
             for line in demo.stdout:
                 print(f"  | {line.rstrip()}", flush=True)
             loads.append(os.getloadavg()[0])
-            cpu = max(cpu, _children_cpu(demo.pid))
+            cpu = max(cpu, _group_cpu(demo.pid))
             if _ready():
                 ready = time.perf_counter() - started
                 break

@@ -7,6 +7,7 @@ build is idempotent) plus ``<dataset>/features/<set>.parquet`` with all cutoffs,
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,8 +61,7 @@ def build(
     for as_of in tqdm(list(cutoffs), desc=f"features {feature_set.name}", disable=not progress):
         frame = compute_frame(feature_set, lake, as_of)
         target = partition_path(paths, feature_set, as_of)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(target, index=False)
+        _write(frame, target)
         frames.append(frame)
     _refresh_combined(paths, feature_set)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -72,8 +72,17 @@ def _refresh_combined(paths: DatasetPaths, feature_set: FeatureSet) -> None:
     if not feature_set.snapshot:
         parts = parts[-1:]
     combined = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    combined.to_parquet(combined_path(paths, feature_set), index=False)
+    _write(combined, combined_path(paths, feature_set))
     logger.info("%s: %d rows over %d cutoffs", feature_set.name, len(combined), len(parts))
+
+
+def _write(frame: pd.DataFrame, target: Path) -> None:
+    """Write beside ``target`` and rename over it: a process reading it meanwhile (the demo builds today's features
+    while decisions train on the same partitions) sees the old file or the new one, never half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.writing")
+    frame.to_parquet(partial, index=False)
+    os.replace(partial, target)
 
 
 def load(paths: DatasetPaths, feature_set: FeatureSet) -> pd.DataFrame:

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="Demand panel (sku_daily): the SKUs with the most revenue in the 91 days before the cutoff, at "
         "most this many (SKUs without sales there rank last); 0 = every SKU on sale. Bounds its SKUs x days grid.",
     )
+    train_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Decisions trained side by side by `shopsense train all` and the demo, each in its own process "
+        "(every model fits on one thread, so the models are the same); 0 = one per core, at most 4; 1 = one at a "
+        "time in the calling process.",
+    )
     # Serving (serving/, `shopsense serve`). The default key is for the local demo only: set your own in production.
     api_keys: str = Field(
         "demo:shopsense-demo-key",

@@ -33,9 +33,9 @@ def demo(
 
     settings = get_settings()
     seconds = run_demo(settings, preset=preset, seed=seed)
-    typer.echo(f"steps 1-4 took {sum(seconds.values()):.0f} s")
+    typer.echo(f"steps 1-2 took {sum(seconds.values()):.0f} s")
     if serve:
-        typer.echo("5/5 sync the champions and serve them (ready when /readyz answers 200; Ctrl-C to stop)")
+        typer.echo("3/3 sync the champions and serve them (ready when /readyz answers 200; Ctrl-C to stop)")
         # every parameter given: a typer command called as a function would otherwise get OptionInfo defaults
         cli_serve.serve(host="127.0.0.1", port=3000, workers=None, build=False, no_sync=False, dataset=None)
 

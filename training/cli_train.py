@@ -56,8 +56,9 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train DECISION on the dataset's lake (features are built for missing cutoffs); `all` trains every decision
-    the dataset's tables allow, upstream decisions first."""
-    from training import decisions, runner
+    the dataset's tables allow, upstream decisions first and independent ones side by side (SHOPSENSE_TRAIN_WORKERS
+    processes; every model fits on one thread, so the models are the same either way)."""
+    from training import decisions, parallel, runner
     from training.decisions.spec import TrainOptions
 
     settings = get_settings()
@@ -69,12 +70,13 @@ def train(
             console.print(f"[red]cannot train:[/red] {err}")
             raise typer.Exit(2) from None
         return
-    failed = []
-    for spec in decisions.all_specs():
-        try:
-            _print_result(runner.run_decision(spec.name, dataset, TrainOptions(seed=seed), settings), as_json)
-        except runner.DecisionUnavailable as err:
-            failed.append(spec.name)
-            console.print(f"[yellow]skipped {spec.name}:[/yellow] {err}")
-    if failed and len(failed) == len(decisions.DECISION_NAMES):
+
+    def report(outcome: parallel.Outcome) -> None:
+        if outcome.error is not None:
+            console.print(f"[yellow]skipped {outcome.name}:[/yellow] {outcome.error}")
+        else:
+            _print_result(outcome.value, as_json)
+
+    outcomes = runner.train_many(decisions.DECISION_NAMES, dataset, TrainOptions(seed=seed), settings, report)
+    if all(o.error is not None for o in outcomes.values()):
         raise typer.Exit(2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from rich.console import Console
 
@@ -15,15 +16,17 @@ from features import build, engine, registry
 from features.lake import ingest
 from features.settings import Settings
 from features.sources.synthetic import SynthConfig, generate
-from training import decisions, runner
+from training import decisions, parallel, runner
 from training.decisions.spec import TrainOptions
 
 console = Console(highlight=False)
-STEPS = 5
+STEPS = 3
+SERVING_FEATURES = "features as of today"
+MATERIALIZE = "online store"
 
 
 def _step(number: int, title: str, work: Callable[[], str]) -> float:
-    """Run one step and print ``n/5 title: what it wrote (seconds)``; returns the seconds."""
+    """Run one step and print ``n/3 title: what it wrote (seconds)``; returns the seconds."""
     started = time.perf_counter()
     wrote = work()
     seconds = time.perf_counter() - started
@@ -42,27 +45,43 @@ def _world(settings: Settings, preset: str, seed: int) -> str:
     )
 
 
-def _train(settings: Settings, seed: int) -> str:
-    """Every registered decision the world supports, upstream decisions first (the registry decides the list)."""
-    trained, skipped = [], []
-    for spec in decisions.all_specs():
-        started = time.perf_counter()
-        try:
-            result = runner.run_decision(spec.name, "synthetic", TrainOptions(seed=seed), settings)
-        except runner.DecisionUnavailable as err:
-            skipped.append(spec.name)
-            console.print(f"    [yellow]skipped {spec.name}[/yellow]: {err}")
-            continue
-        metric = spec.primary[0]
-        best = {name: round(v.get(metric, float("nan")), 3) for name, v in result.baselines.items()}
-        console.print(
-            f"    {result.model_name} v{result.version} @{result.alias} {metric}={result.metrics[metric]:.3f} "
-            f"(baselines {best or 'none'}) [dim]({time.perf_counter() - started:.0f} s)[/dim]"
-        )
-        trained.append(spec.name)
+def _train_and_serving_features(settings: Settings, seed: int) -> str:
+    """Every registered decision the world supports (the registry decides the list), and the features as of today
+    into the online store, side by side: the feature steps need no model, so they wait for nothing."""
+    options = TrainOptions(seed=seed)
+    also = online_store_jobs(settings)
+    outcomes = runner.train_many(decisions.DECISION_NAMES, "synthetic", options, settings, _print_outcome, also)
+    trained = [name for name in decisions.DECISION_NAMES if outcomes[name].error is None]
+    skipped = [name for name in decisions.DECISION_NAMES if outcomes[name].error is not None]
     tail = f", skipped {', '.join(skipped)}" if skipped else ""
     ui = f".venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}"
-    return f"{len(trained)} models registered in {settings.tracking_uri}{tail} (UI: {ui})"
+    workers = settings.train_workers or parallel.default_workers()
+    return f"{len(trained)} models registered in {settings.tracking_uri}{tail} ({workers} processes; UI: {ui})"
+
+
+def online_store_jobs(settings: Settings) -> list[parallel.Job]:
+    """Today's features of every set, then the online store loaded from them: jobs that need no model, to run
+    beside training (:func:`training.runner.train_many`)."""
+    return [
+        parallel.Job(SERVING_FEATURES, partial(_serving_features, settings), seconds=20.0),
+        parallel.Job(MATERIALIZE, partial(_materialize, settings), after=(SERVING_FEATURES,), seconds=35.0),
+    ]
+
+
+def _print_outcome(outcome: parallel.Outcome) -> None:
+    """One indented line per finished job: a model with its gate metric and baselines, or what a feature step wrote."""
+    if outcome.error is not None:
+        console.print(f"    [yellow]skipped {outcome.name}[/yellow]: {outcome.error}")
+        return
+    if outcome.name in (SERVING_FEATURES, MATERIALIZE):
+        console.print(f"    {outcome.name}: {outcome.value} [dim]({outcome.seconds:.0f} s)[/dim]")
+        return
+    result, metric = outcome.value, decisions.get(outcome.name).primary[0]
+    best = {name: round(v.get(metric, float("nan")), 3) for name, v in result.baselines.items()}
+    console.print(
+        f"    {result.model_name} v{result.version} @{result.alias} {metric}={result.metrics[metric]:.3f} "
+        f"(baselines {best or 'none'}) [dim]({outcome.seconds:.0f} s)[/dim]"
+    )
 
 
 def _serving_features(settings: Settings) -> str:
@@ -89,10 +108,9 @@ def _materialize(settings: Settings) -> str:
 
 
 def run_demo(settings: Settings, preset: str = "default", seed: int = 42) -> dict[str, float]:
-    """Steps 1-4 of the demo; serving (step 5) is started by the caller (it blocks). Returns seconds per step."""
+    """Steps 1-2 of the demo; serving (step 3) is started by the caller (it blocks). Returns seconds per step."""
     return {
         "world": _step(1, f"synthetic world ({preset}, seed {seed}) -> validated lake", lambda: _world(settings, preset, seed)),
-        "train": _step(2, "features at cutoffs -> every decision -> MLflow registry", lambda: _train(settings, seed)),
-        "features": _step(3, "features as of today for every decision", lambda: _serving_features(settings)),
-        "materialize": _step(4, "materialize into the online store", lambda: _materialize(settings)),
+        "train": _step(2, "every decision -> MLflow registry; features as of today -> online store (side by side)",
+                       lambda: _train_and_serving_features(settings, seed)),
     }  # fmt: skip

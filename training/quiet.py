@@ -40,6 +40,9 @@ _QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
 )
 
 
+_VERBOSE_ENV = "SHOPSENSE_LOG_VERBOSE"
+
+
 class _DropKnown(logging.Filter):
     """Drops the known, harmless records of :data:`_QUIET_LOGS` below ERROR."""
 
@@ -52,6 +55,7 @@ class _DropKnown(logging.Filter):
 
 def configure(verbose: bool = False) -> None:
     """Logging for one CLI process: INFO with ``verbose`` (nothing filtered), else WARNING minus known chatter."""
+    os.environ[_VERBOSE_ENV] = "1" if verbose else "0"  # what worker processes replay (:func:`replay`)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -79,6 +83,11 @@ def configure(verbose: bool = False) -> None:
         warnings.filterwarnings("ignore", message=message, category=category)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=_LIBRARIES)
     drop_library_deprecations()
+
+
+def replay() -> None:
+    """In a worker process (parallel training), the set-up :func:`configure` gave the process that started it."""
+    configure(os.environ.get(_VERBOSE_ENV) == "1")
 
 
 def drop_library_deprecations() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import pandas as pd
 
 from features.settings import DatasetPaths, Settings, get_settings
 from models.decision import DecisionModel, join_upstream
-from training import decisions, pyfunc, tracking
+from training import decisions, parallel, pyfunc, quiet, tracking
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
 
 logger = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ def run_decision(
         _log_run(spec, data, evaluation, options, settings)
         example = _input_example(spec, model, data)
         info = _log_model(spec, model, data, registered, example)
-        new_score = spec.score(model, data)
+        new_score = evaluation.score if evaluation.score is not None else spec.score(model, data)
         gate = tracking.gate_alias(
             registered,
             str(info.registered_model_version),
@@ -149,6 +151,34 @@ def run_decision(
         {"gate": asdict(gate), "lineage": data.lineage, "primary": spec.primary},
         uri,
         time.perf_counter() - started,
+    )
+
+
+def train_many(
+    names: Iterable[str],
+    dataset: str | None = None,
+    options: TrainOptions | None = None,
+    settings: Settings | None = None,
+    on_done: Callable[[parallel.Outcome], None] | None = None,
+    also: Iterable[parallel.Job] = (),
+) -> dict[str, parallel.Outcome]:
+    """Train the named decisions and their upstream ones, side by side where dependencies allow.
+
+    ``settings.train_workers`` processes at a time (see :mod:`training.parallel`); an outcome's ``value`` is the
+    :class:`TrainResult`, or its ``error`` the :class:`DecisionUnavailable` that says why a decision was skipped.
+    ``also`` runs more jobs in the same pool (the demo's feature steps).
+    """
+    settings = settings or get_settings()
+    options = options or TrainOptions()
+    tracking.create_store(settings)  # once, here: workers creating the SQLite schema at the same time would race
+    jobs = [
+        parallel.Job(spec.name, partial(run_decision, spec.name, dataset, options, settings), spec.depends_on,
+                     spec.typical_seconds)
+        for spec in decisions.in_dependency_order(names)
+    ]  # fmt: skip
+    workers = settings.train_workers or parallel.default_workers()
+    return parallel.run_jobs(
+        [*jobs, *also], workers, expected=(DecisionUnavailable,), on_done=on_done, initializer=quiet.replay
     )
 
 

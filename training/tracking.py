@@ -38,6 +38,15 @@ def configure(settings: Settings | None = None) -> str:
     return settings.tracking_uri
 
 
+def create_store(settings: Settings | None = None) -> str:
+    """Configure MLflow and make its store answer once (a new SQLite store gets its schema here); returns the URI."""
+    import mlflow
+
+    uri = configure(settings)
+    mlflow.search_experiments(max_results=1)
+    return uri
+
+
 def experiment(decision: str, dataset: str, settings: Settings | None = None) -> str:
     """Create or reuse the experiment ``shopsense/<decision>/<dataset>``; artifacts live beside the local store."""
     import mlflow

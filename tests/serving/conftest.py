@@ -45,26 +45,18 @@ def _build(root: Path) -> list[str]:
     import mlflow
     import pandas as pd
 
-    from features import build, engine, registry
     from features import columns as c
-    from features.store import materialize
     from tests.worlds import build_tiny_world
     from training import decisions, runner, tracking
+    from training.demo import online_store_jobs
 
     settings = get_settings()
     paths = build_tiny_world(root)
-    results = {}
-    for spec in decisions.all_specs():  # every registered decision the tiny world supports, upstream first
-        try:
-            results[spec.name] = runner.run_decision(spec.name, settings=settings)
-        except runner.DecisionUnavailable as err:
-            print(f"serving world: {spec.name} not trained: {err}")
-    churn = results["churn"]
-    con = engine.connect(settings)
-    cutoff = build.default_cutoff(con, paths)
-    for feature_set in build.supported_sets(paths, registry.FEATURE_SET_NAMES):
-        build.build(feature_set, con, paths, [cutoff], progress=False)
-    materialize(paths, settings=settings, progress=False)
+    outcomes = runner.train_many(decisions.DECISION_NAMES, settings=settings, also=online_store_jobs(settings))
+    for name in decisions.DECISION_NAMES:  # every registered decision the tiny world supports, upstream first
+        if outcomes[name].error is not None:
+            print(f"serving world: {name} not trained: {outcomes[name].error}")
+    churn = outcomes["churn"].value
     tracking.configure(settings)
     # A second churn version (same artifacts), to move the champion alias to in the new-champion tests.
     mlflow.register_model(f"runs:/{churn.run_id}/model", tracking.registered_name("churn"))

@@ -114,4 +114,5 @@ SPEC = DecisionSpec(
     requires=cb.USER_TABLES,
     decide_params={"explain": False, "top_k": 3},
     report=CHURN_REPORT,
+    typical_seconds=27,
 )

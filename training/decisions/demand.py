@@ -161,7 +161,7 @@ def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -
               "pooled_alpha": round(f.pooled_alpha_, 4), "cold_start_skus": len(f.cold_ids_), "freq": f.freq,
               "day_correlation_measured": round(getattr(f, "day_correlation_", float("nan")), 4),
               **{k: data.lineage[k] for k in ("skus", "catalogue_skus", "sku_rule") if k in data.lineage}}  # fmt: skip
-    return Evaluation(ours, baselines, params=params, tables={"quality.json": table})
+    return Evaluation(ours, baselines, params=params, tables={"quality.json": table}, score=ours["wql"])
 
 
 def score(model: DemandDecision, data: DecisionData) -> float:
@@ -209,4 +209,5 @@ SPEC = DecisionSpec(
     decide_params={"action": FORECAST, "horizon": HORIZON},
     input_example=input_example,
     report=DEMAND_REPORT,
+    typical_seconds=130,
 )

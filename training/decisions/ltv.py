@@ -87,4 +87,5 @@ SPEC = DecisionSpec(
     horizon_days=LTV_DAYS,
     requires=cb.USER_TABLES,
     report=LTV_REPORT,
+    typical_seconds=34,
 )

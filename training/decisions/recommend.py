@@ -92,7 +92,7 @@ def evaluate(model: Recommender, data: DecisionData, options: TrainOptions) -> E
     tables = {"quality.json": table}
     if model.tuning is not None:
         tables["tuning.json"] = model.tuning.assign(params=model.tuning["params"].astype(str))
-    return Evaluation(ours, baselines, params=params, tables=tables)
+    return Evaluation(ours, baselines, params=params, tables=tables, score=ours["ndcg_at_10"])
 
 
 def score(model: Recommender, data: DecisionData) -> float:
@@ -155,4 +155,5 @@ SPEC = DecisionSpec(
     decide_params={"mode": "user", "k": 10},
     input_example=input_example,
     report=RECOMMEND_REPORT,
+    typical_seconds=165,
 )

@@ -164,4 +164,5 @@ SPEC = DecisionSpec(
     decide_params={"top_k": 4},
     input_example=input_example,
     report=REVIEWS_REPORT,
+    typical_seconds=36,
 )

@@ -69,6 +69,8 @@ class Evaluation:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)  # file name -> matplotlib Figure
     documents: dict[str, Any] = field(default_factory=dict)  # file name -> JSON-able dict
+    #: The gate's score of this model when ``evaluate`` already computed it (``spec.score`` would repeat the work).
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class DecisionSpec:
             ``feature_names``) does not fit, e.g. a model whose input is an id list rather than feature columns.
         report: optional additions to the ops report and monitoring (latest rows, SHAP, action list, realised
             performance; see ``training/reports/hooks.py``); without it the generic report still has the model card.
+        typical_seconds: rough training seconds on the default world; when decisions train side by side the longest
+            chains start first (:mod:`training.parallel`), nothing else depends on it.
     """
 
     name: str
@@ -141,6 +145,7 @@ class DecisionSpec:
     decide_params: Mapping[str, Any] = field(default_factory=dict)
     input_example: Callable[[DecisionModel, DecisionData], pd.DataFrame] | None = None
     report: ReportHooks | None = None
+    typical_seconds: float = 30.0
 
     @property
     def higher_is_better(self) -> bool:

@@ -121,4 +121,5 @@ SPEC = DecisionSpec(
     routes=(TIER_ROUTE,),
     requires=cb.USER_TABLES,
     report=TIERING_REPORT,
+    typical_seconds=14,
 )
