@@ -222,6 +222,27 @@ def sync_champion(decision: str, alias: str = CHAMPION, settings: Settings | Non
             "tag": str(stored.tag), "imported": True, "repaired": repaired}  # fmt: skip
 
 
+def prepare_champion(decision: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Sync one champion and run its serving preparation now (e.g. the compiled ranker, into ``cache_dir``).
+
+    Why: the demo does this beside the training still running, so the server that starts next finds the store and
+    the cache ready instead of doing both while nothing else runs. Returns :func:`sync_champion`'s record (plus
+    ``prepared``), or ``missing`` with the reason when the decision has no champion.
+    """
+    from models.decision import PREPARE_SERVING
+
+    settings = settings or get_settings()
+    use_bentoml_home(settings)
+    try:
+        result = sync_champion(decision, settings=settings)
+    except MissingChampion as err:
+        return {"decision": decision, "missing": str(err)}
+    prepare = getattr(load_from_store(decision, result["tag"]).model, PREPARE_SERVING, None)
+    if callable(prepare):
+        prepare(settings.cache_dir)
+    return result | {"prepared": callable(prepare)}
+
+
 def sync_champions(settings: Settings | None = None, decisions: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Sync the champion of every registered decision (or the named ones) into the BentoML store.
 

@@ -17,16 +17,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from features.settings import Settings, get_settings
 from features.store.layout import KNOWN, key_columns, known_mask
-from features.store.reader import Columns
 from models.decision import PREPARE_SERVING, ArrayDecisionModel, join_upstream
 from serving.model_store import ServedModel
+
+if TYPE_CHECKING:  # the reader imports Feast; the service module must import without it (BentoML's arbiter)
+    from features.store.reader import Columns
 from training import decisions
 
 logger = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ console = Console(highlight=False)
 STEPS = 3
 SERVING_FEATURES = "features as of today"
 MATERIALIZE = "online store"
+SERVE_PREFIX = "serve "
 
 
 def _step(number: int, title: str, work: Callable[[], str]) -> float:
@@ -49,7 +50,7 @@ def _train_and_serving_features(settings: Settings, seed: int) -> str:
     """Every registered decision the world supports (the registry decides the list), and the features as of today
     into the online store, side by side: the feature steps need no model, so they wait for nothing."""
     options = TrainOptions(seed=seed)
-    also = online_store_jobs(settings)
+    also = online_store_jobs(settings) + champion_store_jobs(settings)
     outcomes = runner.train_many(decisions.DECISION_NAMES, "synthetic", options, settings, _print_outcome, also)
     trained = [name for name in decisions.DECISION_NAMES if outcomes[name].error is None]
     skipped = [name for name in decisions.DECISION_NAMES if outcomes[name].error is not None]
@@ -68,6 +69,17 @@ def online_store_jobs(settings: Settings) -> list[parallel.Job]:
     ]
 
 
+def champion_store_jobs(settings: Settings) -> list[parallel.Job]:
+    """Each decision's champion into the BentoML store, prepared for serving, as soon as that decision is trained."""
+    from serving import model_store
+
+    return [
+        parallel.Job(f"{SERVE_PREFIX}{name}", partial(model_store.prepare_champion, name, settings), after=(name,),
+                     seconds=5.0)
+        for name in decisions.DECISION_NAMES
+    ]  # fmt: skip
+
+
 def _print_outcome(outcome: parallel.Outcome) -> None:
     """One indented line per finished job: a model with its gate metric and baselines, or what a feature step wrote."""
     if outcome.error is not None:
@@ -75,6 +87,12 @@ def _print_outcome(outcome: parallel.Outcome) -> None:
         return
     if outcome.name in (SERVING_FEATURES, MATERIALIZE):
         console.print(f"    {outcome.name}: {outcome.value} [dim]({outcome.seconds:.0f} s)[/dim]")
+        return
+    if outcome.name.startswith(SERVE_PREFIX):
+        r = outcome.value
+        done = f"not served: {r['missing']}" if "missing" in r else f"{r['name']} v{r['version']} -> {r['tag']}"
+        ready = " (compiled for serving)" if r.get("prepared") else ""
+        console.print(f"    BentoML store: {done}{ready} [dim]({outcome.seconds:.0f} s)[/dim]")
         return
     result, metric = outcome.value, decisions.get(outcome.name).primary[0]
     best = {name: round(v.get(metric, float("nan")), 3) for name, v in result.baselines.items()}
@@ -111,6 +129,6 @@ def run_demo(settings: Settings, preset: str = "default", seed: int = 42) -> dic
     """Steps 1-2 of the demo; serving (step 3) is started by the caller (it blocks). Returns seconds per step."""
     return {
         "world": _step(1, f"synthetic world ({preset}, seed {seed}) -> validated lake", lambda: _world(settings, preset, seed)),
-        "train": _step(2, "every decision -> MLflow registry; features as of today -> online store (side by side)",
+        "train": _step(2, "every decision -> MLflow -> BentoML store; today's features -> online store",
                        lambda: _train_and_serving_features(settings, seed)),
     }  # fmt: skip

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from feast import FeatureStore
-from feast.types import Float64, Int64, String
 
 from features.store.services import full_feature_names, service_views
 
+if TYPE_CHECKING:  # Feast is imported where a store is opened: importing the service (BentoML's arbiter) skips it
+    from feast import FeatureStore
+
 KNOWN = "known"  # output column: False when the store holds no row for one of the row's keys
 
-# Declared dtypes as pandas dtypes that can hold a null: an unknown id has no value, and ints must stay ints.
-_PANDAS_DTYPES = {Float64: "float64", Int64: "Int64", String: "object"}
+
+def _pandas_dtypes() -> dict[Any, str]:
+    """Declared dtypes as pandas dtypes that can hold a null: an unknown id has no value, and ints must stay ints."""
+    from feast.types import Float64, Int64, String
+
+    return {Float64: "float64", Int64: "Int64", String: "object"}
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,15 @@ class ServiceLayout:
 
 
 def _view_layout(store: FeatureStore, name: str, prefix: bool) -> ViewLayout:
+    from feast.types import Int64
+
     view = store.get_feature_view(name)
     keys = tuple(f.name for f in view.entity_columns)
     kinds = tuple("int64" if f.dtype == Int64 else "string" for f in view.entity_columns)
     features = tuple(f.name for f in view.features)
     columns = tuple(f"{name}__{f}" if prefix else f for f in features)
-    dtypes = tuple(_PANDAS_DTYPES.get(f.dtype, "object") for f in view.features)
+    pandas_dtypes = _pandas_dtypes()
+    dtypes = tuple(pandas_dtypes.get(f.dtype, "object") for f in view.features)
     return ViewLayout(name, keys, kinds, features, columns, dtypes)
 
 

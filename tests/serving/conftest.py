@@ -48,11 +48,12 @@ def _build(root: Path) -> list[str]:
     from features import columns as c
     from tests.worlds import build_tiny_world
     from training import decisions, runner, tracking
-    from training.demo import online_store_jobs
+    from training.demo import champion_store_jobs, online_store_jobs
 
     settings = get_settings()
     paths = build_tiny_world(root)
-    outcomes = runner.train_many(decisions.DECISION_NAMES, settings=settings, also=online_store_jobs(settings))
+    jobs = online_store_jobs(settings) + champion_store_jobs(settings)  # as the demo runs them
+    outcomes = runner.train_many(decisions.DECISION_NAMES, settings=settings, also=jobs)
     for name in decisions.DECISION_NAMES:  # every registered decision the tiny world supports, upstream first
         if outcomes[name].error is not None:
             print(f"serving world: {name} not trained: {outcomes[name].error}")

@@ -59,6 +59,16 @@ def test_restart_after_sync_serves_the_new_champion(world) -> None:
     assert _restarted_worker_answer(world)["models"]["churn"]["version"] == "1"  # rollback re-imported v1
 
 
+def test_prepare_champion_syncs_once_and_compiles_into_the_cache(world) -> None:
+    """The demo's per-decision job (run by the world fixture too): the store and the compiled ranker are ready."""
+    prepared = model_store.prepare_champion("recommend", world.settings)
+    assert prepared["imported"] is False and prepared["prepared"] is True  # the world's job already did both
+    assert [p.suffix for p in world.settings.cache_dir.rglob("forest-*")] == [".o"]
+    assert model_store.prepare_champion("churn", world.settings)["prepared"] is False  # nothing to prepare
+    elsewhere = world.settings.model_copy(update={"serving_dataset": "no_such_shop"})
+    assert "shopsense train churn --dataset no_such_shop" in model_store.prepare_champion("churn", elsewhere)["missing"]
+
+
 def test_reload_on_a_running_server(live_url: str, world) -> None:
     admin, reader = {"X-API-Key": DEMO_KEY}, {"X-API-Key": OTHER_KEY}
     body = {"user_ids": world.known_ids[:1]}
