@@ -154,16 +154,16 @@ def mark_censored(frame: pd.DataFrame) -> pd.DataFrame:
     Censored: out of stock all day (``in_stock == 0``) or sold out (closing ``on_hand == 0`` after sales). The
     replacement mean is causal (earlier in-stock days only), so no future value leaks into a lag.
     """
-    out = frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable").reset_index(drop=True)
+    out = frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable", ignore_index=True)
     censored = np.zeros(len(out), dtype=bool)
     if IN_STOCK in out:
         censored |= (out[IN_STOCK] == 0).to_numpy()
     if ON_HAND in out:
         censored |= ((out[ON_HAND] == 0) & (out[c.Y] > 0)).to_numpy()
     observed = out[c.Y].astype("float64").where(~censored)
-    recent = observed.groupby(out[c.UNIQUE_ID]).transform(
-        lambda s: s.rolling(CENSOR_WINDOW, min_periods=1).mean().shift(1).ffill()
-    )
+    groups = out[c.UNIQUE_ID]  # per SKU; grouped rolling is compiled (a per-SKU lambda cost seconds per fit)
+    rolled = observed.groupby(groups, sort=False).rolling(CENSOR_WINDOW, min_periods=1).mean().droplevel(0)
+    recent = rolled.sort_index().groupby(groups, sort=False).shift(1).groupby(groups, sort=False).ffill()
     y = out[c.Y].astype("float64")
     out[c.Y] = np.where(censored, np.maximum(y, recent.fillna(0.0)), y)
     out[WEIGHT] = (~censored).astype("float64")
