@@ -179,6 +179,17 @@ def _nb_quantiles(mu: np.ndarray, alpha: np.ndarray, quantiles: Sequence[float])
     return stats.nbinom.ppf(q, n, n / (n + mu))
 
 
+def quantile_values(
+    mu: np.ndarray, alpha: np.ndarray, rate: np.ndarray | None, quantiles: Sequence[float]
+) -> np.ndarray:
+    """Quantiles (rows x levels) of each row's demand: NB around ``mu``, or the hurdle where ``rate`` is given."""
+    if not len(mu):
+        return np.empty((0, len(quantiles)))
+    if rate is None:
+        return _nb_quantiles(mu, alpha, quantiles)
+    return _hurdle_quantiles(mu, alpha, rate, quantiles)
+
+
 def occurrence(recent: pd.DataFrame, prior: float = OCCURRENCE_PRIOR) -> pd.Series:
     """Per-SKU share of recent periods with a sale, shrunk towards the pooled share by ``prior`` periods."""
     sold = (recent[c.Y] > 0).groupby(recent[c.UNIQUE_ID]).agg(["sum", "count"])
@@ -702,18 +713,19 @@ class DemandForecaster:
         return history[[c.UNIQUE_ID, c.DS, c.Y]].sort_values([c.UNIQUE_ID, c.DS]).groupby(c.UNIQUE_ID).tail(k)
 
     def _with_quantiles(self, pred: pd.DataFrame, qs: Sequence[float], recent: pd.DataFrame | None) -> pd.DataFrame:
-        mu, alpha = pred[MEAN].to_numpy("float64"), self.alpha_for(pred[c.UNIQUE_ID])
-        if not len(pred):
-            values = np.empty((0, len(qs)))
-        elif recent is None:
-            values = _nb_quantiles(mu, alpha, qs)
-        else:
-            rates = occurrence(recent)
-            rate = pred[c.UNIQUE_ID].map(rates).fillna(float(rates.mean()) if len(rates) else 0.0)
-            values = _hurdle_quantiles(mu, alpha, rate.to_numpy("float64"), qs)
+        ids = pred[c.UNIQUE_ID]
+        rate = None if recent is None else self.sale_rate_for(ids, recent)
+        values = quantile_values(pred[MEAN].to_numpy("float64"), self.alpha_for(ids), rate, qs)
         cols = {quantile_column(q): values[:, j] for j, q in enumerate(qs)}
         return pd.concat([pred.reset_index(drop=True), pd.DataFrame(cols)], axis=1)
 
     def alpha_for(self, ids: Sequence[str]) -> np.ndarray:
         """Dispersion of each id (pooled value for ids without their own)."""
         return pd.Series(list(ids)).map(self.alpha_).fillna(self.pooled_alpha_).to_numpy("float64")
+
+    @staticmethod
+    def sale_rate_for(ids: Sequence[str], recent: pd.DataFrame) -> np.ndarray:
+        """The hurdle's recent sale rate of each id (:func:`occurrence`; the mean rate for ids without one)."""
+        rates = occurrence(recent)
+        fill = float(rates.mean()) if len(rates) else 0.0
+        return pd.Series(list(ids)).map(rates).fillna(fill).to_numpy("float64")

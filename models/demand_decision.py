@@ -23,7 +23,7 @@ import pandas as pd
 
 from features import columns as c
 from models.decision import KNOWN, looked_up_floats
-from models.demand import COLD, FREQS, MEAN, DemandForecaster
+from models.demand import COLD, FREQS, MEAN, DemandForecaster, quantile_values
 from models.forecast_metrics import quantile_column
 from models.inventory import (
     GRID,
@@ -41,7 +41,7 @@ OK, UNKNOWN, NOT_FORECAST = "ok", "unknown_sku", "not_forecast"
 FORECAST, POLICY = "forecast", "policy"
 FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
-CACHES = ("_plan_cache", "_snapshot_stock")
+CACHES = ("_plan_cache", "_snapshot_stock", "_stored_rows_cache")
 SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "level_var", "days_since_sale", "abc", "xyz")
 
 
@@ -92,6 +92,7 @@ class DemandDecision:
             cold = pred.groupby(c.UNIQUE_ID)[COLD].first().reindex(wide.index)
             self.paths_ = {"ids": pd.Index(wide.index.astype(str)), "ds": wide.columns.to_numpy(),
                            "mean": wide.to_numpy("float64"), "cold": cold.to_numpy(bool)}  # fmt: skip
+        self.__dict__.pop("_stored_rows_cache", None)  # rows of the paths stored before, if any
         self.plans_ = self._compute_plans(ids, None)
         return self
 
@@ -157,7 +158,52 @@ class DemandDecision:
         if not ids:
             return {}
         qs = [float(v) / 100 for v in levels] if levels else list(self.forecaster.quantiles)
-        pred = self.forecaster.with_quantiles(self._means(ids, horizon or self.forecaster.h), qs)
+        h = horizon or self.forecaster.h
+        paths = getattr(self, "paths_", None)  # models pickled before precompute existed have none
+        if paths is None or h > paths["mean"].shape[1]:
+            return self._forecasts_from(self.forecaster.with_quantiles(self.forecaster.predict_mean(h, ids), qs), qs)
+        return self._stored_forecasts(ids, h, qs)
+
+    def _stored_forecasts(self, ids: list[str], h: int, qs: list[float]) -> dict[str, dict]:
+        """Quantiles of the stored mean paths on arrays (the same numbers as the frame path below, a fraction of
+        its cost per request): each known SKU's row, dispersion and sale rate are resolved once per process."""
+        paths = self.paths_
+        row_of, alpha, rate, days = self._stored_rows()
+        rows = np.asarray([row_of[i] for i in ids if i in row_of], dtype=np.intp)
+        mu = paths["mean"][rows, :h]
+        flat_rate = None if rate is None else np.repeat(rate[rows], h)
+        values = quantile_values(mu.ravel(), np.repeat(alpha[rows], h), flat_rate, qs).reshape(len(rows), h, len(qs))
+        keys = [_level_key(q) for q in qs]
+        out = {}
+        for k, row in enumerate(rows):
+            periods = [
+                {"ds": days[t], "mean": round(float(mu[k, t]), 4),
+                 "quantiles": dict(zip(keys, values[k, t].tolist(), strict=True))}
+                for t in range(h)
+            ]  # fmt: skip
+            out[str(paths["ids"][row])] = {"cold_start": bool(paths["cold"][row]), "periods": periods}
+        return out
+
+    def _stored_rows(self) -> tuple[dict[str, int], np.ndarray, np.ndarray | None, list[str]]:
+        """Row of each stored SKU, its dispersion and (hurdle models) sale rate, and the stored days as text."""
+        cached = self.__dict__.get("_stored_rows_cache")
+        if cached is None:
+            f, paths = self.forecaster, self.paths_
+            ids = [str(i) for i in paths["ids"]]
+            recent = getattr(f, "recent_", None)
+            rate = None if recent is None else f.sale_rate_for(ids, recent)
+            days = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in paths["ds"]]
+            cached = self.__dict__["_stored_rows_cache"] = (
+                {i: r for r, i in enumerate(ids)},
+                f.alpha_for(ids),
+                rate,
+                days,
+            )
+        return cached
+
+    @staticmethod
+    def _forecasts_from(pred: pd.DataFrame, qs: list[float]) -> dict[str, dict]:
+        """Records of a forecaster's quantile frame (horizons past the stored paths)."""
         out = {}
         for sku, g in pred.groupby(c.UNIQUE_ID, sort=False):
             periods = [

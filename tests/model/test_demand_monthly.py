@@ -82,3 +82,16 @@ def test_served_quantiles_equal_the_scored_ones_and_advance_moves_the_sale_rate(
     f.advance(burst)
     after = f.recent_.loc[f.recent_[c.UNIQUE_ID] == sku, c.Y].gt(0).mean()
     assert after > before and f.recent_.groupby(c.UNIQUE_ID).size().max() == FREQS["MS"].occurrence_periods
+
+
+def test_a_served_hurdle_model_answers_the_same_from_its_stored_paths(model: DemandForecaster, panel) -> None:
+    """The decision's array path over stored paths gives the forecaster's frame path's numbers, hurdle included."""
+    from models.demand_decision import DemandDecision, sku_snapshot
+
+    decision = DemandDecision(model, {}, sku_snapshot(panel, pd.Series(dtype="float64"))).precompute()
+    ask = {"sku_ids": ["P00", "P01", "P07", "NOPE"], "horizon": H, "levels": [10, 50, 90]}
+    stored = decision.decide(pd.DataFrame(), **ask)
+    decision.paths_ = None  # the recursive forecast and the quantile frame
+    assert decision.decide(pd.DataFrame(), **ask) == stored
+    assert [r["status"] for r in stored] == ["ok", "ok", "ok", "unknown_sku"]
+    assert stored[0]["periods"][0]["quantiles"]["p50"] > 0 == stored[1]["periods"][0]["quantiles"]["p50"]
