@@ -11,11 +11,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from features import columns as c
+from models.review_evidence import float_column
 from models.review_online import ReviewContext
-from models.reviews import ReviewAuthenticityModel
+from models.reviews import CAMPAIGN_COLUMNS, ReviewAuthenticityModel
 
 FEATURE_SERVICE = "reviews_v1"
 RAW_COLUMNS = (c.REVIEW_ID, c.USER_ID, c.SKU_ID, c.REVIEW_TS, c.RATING, c.REVIEW_TEXT, c.DEVICE_ID, c.ORDER_ID)
@@ -48,12 +51,31 @@ class ReviewDecision:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        state.pop("_stored_arrays", None)  # rebuilt from ``stored`` in each process
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
         self._prepare()
+
+    def _stored_columns(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored rows of ``ids`` as columns by name: what :meth:`ReviewAuthenticityModel.decide_columns` reads.
+
+        Why: slicing a frame with ``.loc`` and reading its columns back cost over a millisecond per request; each
+        column is turned into an array once per process (numbers as float64, as the model reads them) and sliced.
+        """
+        cached = self.__dict__.get("_stored_arrays")
+        if cached is None:
+            arrays = {
+                name: float_column(col) if is_numeric_dtype(col.dtype) and name not in CAMPAIGN_COLUMNS
+                else col.to_numpy(dtype=object)
+                for name, col in self.stored.items()
+            }  # fmt: skip
+            cached = self.__dict__["_stored_arrays"] = (arrays, {rid: r for r, rid in enumerate(self.stored.index)})
+        arrays, row_of = cached
+        rows = np.fromiter((row_of[i] for i in ids), dtype=np.intp, count=len(ids))
+        return {name: values[rows] for name, values in arrays.items()}
 
     def _raw(self, reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows of raw reviews (fields, features as of each one's own time), in arrival order; each then joins
@@ -88,10 +110,12 @@ class ReviewDecision:
         known = [i for i in ids if i in self.stored.index]
         given = [*(reviews or []), *(frame.to_dict("records") if len(frame) else [])]
         raw = self._raw(given) if given else []
-        if known:
-            parts = [self.stored.loc[known].reset_index(drop=True), *([pd.DataFrame(raw)] if raw else [])]
-            scored = pd.concat(parts, ignore_index=True) if raw else parts[0]
-            records = self.model.decide(scored, top_k=top_k, campaigns=campaigns, **params)
+        if known and not raw:
+            records = self.model.decide_columns(self._stored_columns(known), len(known), params.get("rules"),
+                                                campaigns, top_k)  # fmt: skip
+        elif known:
+            parts = [self.stored.loc[known].reset_index(drop=True), pd.DataFrame(raw)]
+            records = self.model.decide(pd.concat(parts, ignore_index=True), top_k=top_k, campaigns=campaigns, **params)
         elif raw:
             columns = {name: [row.get(name) for row in raw] for name in raw[0]}
             records = self.model.decide_columns(columns, len(raw), params.get("rules"), campaigns, top_k)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,6 +60,22 @@ def test_the_champion_scores_stored_ids_and_raw_reviews_after_a_round_trip(train
     raw = pd.DataFrame([EXAMPLE_RAW_REVIEW, EXAMPLE_RAW_REVIEW_EN]).assign(review_ts=pd.Timestamp("2025-10-30"))
     served = loaded.predict(raw, params={"top_k": 2}).to_dict("records")
     assert [r["review_id"] for r in served] == ["NEW-1", "NEW-2"] and all(r["status"] == "ok" for r in served)
+
+
+def test_stored_ids_scored_from_columns_give_the_frame_paths_records(trained: runner.TrainResult) -> None:
+    """Stored reviews are sliced from per-column arrays; campaigns, evidence and ids match the frame path."""
+    import json
+
+    tracking.configure(get_settings())
+    model = mlflow.pyfunc.load_model(tracking.model_uri("reviews")).unwrap_python_model().model
+    p = model.model.predict_proba(model.stored.reset_index(drop=True))[:, 1]
+    suspects = model.stored.index[np.argsort(-p)].tolist()[:60]  # the likeliest fakes: rings among them
+    for ids in (suspects[:1], suspects[:2], model.stored.index[::7].tolist(), suspects):
+        frame_path = model.model.decide(model.stored.loc[ids].reset_index(drop=True), top_k=3)
+        served = model.decide(pd.DataFrame(), review_ids=ids, top_k=3)
+        expected = [{"review_id": r["review_id"], "status": "ok", **r} for r in frame_path]
+        assert json.dumps(served, default=str) == json.dumps(expected, default=str)
+    assert any(r["campaign_id"] for r in model.decide(pd.DataFrame(), review_ids=suspects))
 
 
 @pytest.mark.realdata
