@@ -44,9 +44,11 @@ class ReviewDecision:
         self._prepare()
 
     def _prepare(self) -> None:
-        """Built at load, not on the first request: the text views' array form, the MinHash permutations."""
+        """Built at load, not on the first request: the text views' array form, the MinHash permutations, the
+        stored reviews' columns (half a second on the default world)."""
         self.model.prepare()
         self.context.prepare()
+        self._stored_columns([])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
