@@ -45,6 +45,8 @@ def connect(settings: Settings | None = None, engine: str | None = None) -> ibis
     if engine == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
+        if settings.duckdb_threads:  # parallel float sums differ in the last bits from run to run
+            con.raw_sql(f"SET threads = {int(settings.duckdb_threads)}")
         return con
     if engine == "pyspark":
         return ibis.pyspark.connect(_spark_session(settings.spark_master))
