@@ -47,8 +47,9 @@ def _world(settings: Settings, preset: str, seed: int) -> str:
 
 
 def _train_and_serving_features(settings: Settings, seed: int) -> str:
-    """Every registered decision the world supports (the registry decides the list), and the features as of today
-    into the online store, side by side: the feature steps need no model, so they wait for nothing."""
+    """Every registered decision the world supports (the registry decides the list), side by side with the features
+    as of today and the online store (they need no model, so they wait for nothing); each champion goes into the
+    BentoML store as soon as its decision is trained."""
     options = TrainOptions(seed=seed)
     also = online_store_jobs(settings) + champion_store_jobs(settings)
     outcomes = runner.train_many(decisions.DECISION_NAMES, "synthetic", options, settings, _print_outcome, also)
