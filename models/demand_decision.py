@@ -16,6 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,6 +184,12 @@ class DemandDecision:
             ]  # fmt: skip
             out[str(paths["ids"][row])] = {"cold_start": bool(paths["cold"][row]), "periods": periods}
         return out
+
+    def prepare_serving(self, cache_dir: Path | None = None) -> None:
+        """At load (the runtime calls it), what the first forecast request would otherwise build: the stored
+        paths' rows, dispersions, sale rates and days. Nothing is written to ``cache_dir``."""
+        if getattr(self, "paths_", None) is not None:
+            self._stored_rows()
 
     def _stored_rows(self) -> tuple[dict[str, int], np.ndarray, np.ndarray | None, list[str]]:
         """Row of each stored SKU, its dispersion and (hurdle models) sale rate, and the stored days as text."""

@@ -57,7 +57,7 @@ def _train_and_serving_features(settings: Settings, seed: int) -> str:
     skipped = [name for name in decisions.DECISION_NAMES if outcomes[name].error is not None]
     tail = f", skipped {', '.join(skipped)}" if skipped else ""
     ui = f".venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}"
-    workers = settings.train_workers or parallel.default_workers()
+    workers = runner.train_workers(settings)
     return f"{len(trained)} models registered in {settings.tracking_uri}{tail} ({workers} processes; UI: {ui})"
 
 
@@ -92,7 +92,7 @@ def _print_outcome(outcome: parallel.Outcome) -> None:
     if outcome.name.startswith(SERVE_PREFIX):
         r = outcome.value
         done = f"not served: {r['missing']}" if "missing" in r else f"{r['name']} v{r['version']} -> {r['tag']}"
-        ready = " (compiled for serving)" if r.get("prepared") else ""
+        ready = " (prepared for serving)" if r.get("prepared") else ""
         console.print(f"    BentoML store: {done}{ready} [dim]({outcome.seconds:.0f} s)[/dim]")
         return
     result, metric = outcome.value, decisions.get(outcome.name).primary[0]

@@ -176,10 +176,18 @@ def train_many(
                      spec.typical_seconds)
         for spec in decisions.in_dependency_order(names)
     ]  # fmt: skip
-    workers = settings.train_workers or parallel.default_workers()
     return parallel.run_jobs(
-        [*jobs, *also], workers, expected=(DecisionUnavailable,), on_done=on_done, initializer=quiet.replay
+        [*jobs, *also],
+        train_workers(settings),
+        expected=(DecisionUnavailable,),
+        on_done=on_done,
+        initializer=quiet.replay,
     )
+
+
+def train_workers(settings: Settings) -> int:
+    """Processes :func:`train_many` uses: ``SHOPSENSE_TRAIN_WORKERS``, or one per core (at most 4) when 0."""
+    return settings.train_workers or parallel.default_workers()
 
 
 def _finite(prefix: str, values: dict[str, float]) -> dict[str, float]:

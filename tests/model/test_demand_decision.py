@@ -93,6 +93,7 @@ def test_stored_paths_answer_what_the_recursive_forecast_would(trained) -> None:
     stored_h = model.paths_["mean"].shape[1]
     ids = sorted(model.forecaster.history_len_.index)[:4]
     ask = {"sku_ids": ids, "horizon": 7, "levels": [10, 50, 97.5]}
+    model.prepare_serving(None)  # what the runtime does at load: the stored rows resolved before any request
     sliced = model.decide(pd.DataFrame(), **ask)
     longer = model.decide(pd.DataFrame(), sku_ids=ids[:1], horizon=stored_h + 3)
     model.paths_ = None
