@@ -96,8 +96,12 @@ def test_stored_paths_answer_what_the_recursive_forecast_would(trained) -> None:
     model.prepare_serving(None)  # what the runtime does at load: the stored rows resolved before any request
     sliced = model.decide(pd.DataFrame(), **ask)
     longer = model.decide(pd.DataFrame(), sku_ids=ids[:1], horizon=stored_h + 3)
+    one = model.decide(pd.DataFrame(), sku_ids=ids[2:3], horizon=7)  # default levels: kept per SKU once computed
+    every = model.decide(pd.DataFrame(), sku_ids=ids, horizon=7)  # one SKU from the kept table, three new
+    assert every[2] == one[0] and model._default_quantiles_cache[1].sum() == len(ids)
     model.paths_ = None
     assert model.decide(pd.DataFrame(), **ask) == sliced
+    assert model.decide(pd.DataFrame(), sku_ids=ids, horizon=7) == every
     assert len(longer[0]["periods"]) == stored_h + 3
 
 
