@@ -38,14 +38,15 @@ ITEM_ITEM = ("knn_purchase", "ease")
 #: Title words kept for the title-affinity features: those of at least this many SKUs (a word of one SKU links none).
 TITLE_MIN_DF = 2
 #: Attributes of :class:`Retrieval` derived at build or load time, never pickled.
-DERIVED = ("item_columns_", "user_items_", "pairs_", "positions_")
+DERIVED = ("item_columns_", "user_items_", "pairs_", "positions_", "shared_universe_", "basket_profiles_")
 
 
 def pair_values(
     matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, groups: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
     """``matrix[rows, cols]`` (0 where absent) of a canonical CSR matrix, in its dtype, by binary search in the rows
-    involved: scipy's element indexing costs a fixed ~0.1 ms a call, several times per one-user request.
+    involved (one user: their row made dense, half the work): scipy's element indexing costs a fixed ~0.1 ms a call,
+    several times per one-user request.
 
     ``groups``: ``np.unique(rows, return_inverse=True)``, when the caller reads several matrices at the same pairs.
     """
@@ -53,10 +54,10 @@ def pair_values(
         return np.zeros(0, dtype=matrix.dtype)
     involved, inverse = groups if groups is not None else np.unique(rows, return_inverse=True)
     indptr, indices, data = cg.row_entries(matrix, involved)
-    if len(involved) == 1:  # one user: a binary search in their row
-        at = np.minimum(np.searchsorted(indices, cols), max(len(indices) - 1, 0))
-        found = indices[at] == cols if len(indices) else np.zeros(len(cols), bool)
-        return np.where(found, data[at] if len(indices) else 0, 0).astype(matrix.dtype)
+    if len(involved) == 1:  # one user: their row spread over the items (each stored once), then read
+        row = np.zeros(matrix.shape[1], dtype=matrix.dtype)
+        row[indices] = data
+        return row[cols]
     width = np.int64(matrix.shape[1])
     keys = np.repeat(np.arange(len(involved), dtype="int64"), np.diff(indptr)) * width + indices
     wanted = inverse.astype("int64") * width + np.asarray(cols, dtype="int64")
@@ -114,8 +115,9 @@ class Retrieval:
         self._prepare()
 
     def _prepare(self) -> None:
-        """Per-item feature columns and canonical pair matrices, resolved once (at build or load) rather than on
-        every request: a one-user request otherwise spent more on these than on ranking its candidates."""
+        """Per-item feature columns, canonical pair matrices and the last baskets over each item-item model's
+        universe, resolved once (at build or load) rather than on every request: a one-user request otherwise spent
+        more on these than on ranking its candidates."""
         consumable = [self.consumable.get(str(cat), False) for cat in self.m.category]
         self.item_columns_ = {name: values.to_numpy() for name, values in self.item_stats.items()}
         self.item_columns_["item_stock"] = self.stock
@@ -131,6 +133,15 @@ class Retrieval:
             for name, g in self.generators.items()
             if getattr(g, "items_", None) is not None
         }
+        self.shared_universe_ = _shared_universes(self.generators)
+        everyone = np.arange(self.m.shape[0])
+        self.basket_profiles_ = {
+            name: _restricted_rows(
+                self.last_baskets, everyone, self.positions_[name], len(self.generators[name].items_)
+            )
+            for name in ITEM_ITEM
+            if name in self.generators
+        }
 
     def positions(self, name: str, universe: np.ndarray) -> np.ndarray:
         """Item -> position in generator ``name``'s universe (-1 outside); built at load for fixed universes (every
@@ -143,6 +154,17 @@ class Retrieval:
     @property
     def names(self) -> list[str]:
         return list(self.generators)
+
+
+def _shared_universes(generators: dict[str, cg.Generator]) -> dict[str, str]:
+    """Generator (with a fixed universe) -> the first generator whose universe is equal: their scores stack."""
+    out: dict[str, str] = {}
+    for name, gen in generators.items():
+        items = getattr(gen, "items_", None)
+        if items is not None:
+            firsts = [first for first, same in out.items() if first == same]
+            out[name] = next((f for f in firsts if np.array_equal(generators[f].items_, items)), name)
+    return out
 
 
 def universe_positions(universe: np.ndarray, n_items: int) -> np.ndarray:
@@ -267,30 +289,59 @@ def candidate_columns(ret: Retrieval, users: np.ndarray, exclude_bought: bool = 
 
     Rows are sorted by (``_row``, ``_item``); columns are plain arrays, so serving never builds a frame.
     """
-    blocks = {name: g.block(users) for name, g in ret.generators.items()}
+    groups = _stacked_blocks(ret, users)
+    key, rank = _union_ranks(ret, users, groups, exclude_bought)
     n_items = ret.m.shape[1]
-    ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, (universe, scores) in blocks.items():
+    row, item = key // n_items, key % n_items
+    score: dict[str, np.ndarray] = {}
+    for names, universe, scores in groups:
+        pos = ret.positions(names[0], universe)[item]
+        if len(row) and scores.shape[2]:
+            score.update(zip(names, np.where(pos >= 0, scores[:, row, np.maximum(pos, 0)], 0.0), strict=True))
+        else:  # e.g. repeat for users who only viewed: an empty universe
+            score.update((name, np.zeros(len(row))) for name in names)
+    out = {ROW: row, USER: users[row] if len(users) else row, ITEM: item}
+    for j, name in enumerate(ret.names):
+        out[f"{name}_score"], out[f"{name}_rank"] = score[name], rank[j]
+    return out
+
+
+def _stacked_blocks(ret: Retrieval, users: np.ndarray) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
+    """Every generator's scores of ``users`` as (names, universe, generators x users x items), the generators over
+    one fixed universe and dtype stacked. Why: one top-n pass and one gather then serve them all (each row is still
+    ranked on its own), where a call per generator cost more than the work in a one-user request."""
+    groups: dict[tuple[str, str], tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
+    for name, gen in ret.generators.items():
+        universe, scores = gen.block(users)
+        fixed = universe is getattr(gen, "items_", None)  # repeat's universe is the users' own items
+        key = (ret.shared_universe_[name] if fixed else name, scores.dtype.str)
+        names, _, blocks = groups.setdefault(key, ([], universe, []))
+        names.append(name)
+        blocks.append(scores)
+    return [(names, universe, np.stack(blocks)) for names, universe, blocks in groups.values()]
+
+
+def _union_ranks(
+    ret: Retrieval, users: np.ndarray, groups: list[tuple[list[str], np.ndarray, np.ndarray]], exclude_bought: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted union of every generator's top ``n_per_generator`` per user as ``row * n_items + item`` keys, and
+    every generator's rank of each key (generators in ``ret.names`` order x keys; ``MISSING_RANK``: not proposed)."""
+    n_items, n_users = ret.m.shape[1], len(users)
+    index = {name: j for j, name in enumerate(ret.names)}
+    keys, ranks, owners = [], [], []  # per group: each proposal's key, rank and generator
+    for names, universe, scores in groups:
         if exclude_bought:
             scores = cg.mask_bought(ret.m, users, universe, scores)
-        best, valid = cg.top_n_matrix(universe, scores, ret.n_per_generator)
-        keys = (np.arange(len(users), dtype="int64")[:, None] * n_items + best)[valid]
-        pos = np.broadcast_to(np.arange(1, best.shape[1] + 1), best.shape)[valid]
-        order = np.argsort(keys, kind="stable")
-        ranked[name] = (keys[order], pos[order].astype("float64"))
-    key = np.unique(np.concatenate([k for k, _ in ranked.values()] or [np.zeros(0, "int64")]))
-    row, item = key // n_items, key % n_items
-    out = {ROW: row, USER: users[row] if len(users) else row, ITEM: item}
-    for name, (universe, scores) in blocks.items():
-        pos = ret.positions(name, universe)[item]
-        inside = len(row) and scores.shape[1]  # e.g. repeat for users who only viewed: an empty universe
-        score = np.where(pos >= 0, scores[row, np.maximum(pos, 0)], 0.0) if inside else np.zeros(len(row))
-        out[f"{name}_score"] = score
-        keys, pos_rank = ranked[name]
-        at = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
-        found = (keys[at] == key) if len(keys) else np.zeros(len(key), bool)
-        out[f"{name}_rank"] = np.where(found, pos_rank[at] if len(keys) else 0.0, MISSING_RANK)
-    return out
+        rows = scores.reshape(len(names) * n_users, scores.shape[2])  # row at = generator * n_users + user row
+        best, valid = cg.top_n_matrix(universe, rows, ret.n_per_generator)
+        at, rank = np.nonzero(valid)
+        keys.append(at % n_users * n_items + best[at, rank])
+        ranks.append(rank + 1.0)
+        owners.append(np.array([index[name] for name in names])[at // n_users])
+    key, union_at = np.unique(np.concatenate(keys or [np.zeros(0, "int64")]), return_inverse=True)
+    rank = np.full((len(index), len(key)), MISSING_RANK)
+    rank[np.concatenate(owners or [np.zeros(0, "int64")]), union_at] = np.concatenate(ranks or [np.zeros(0)])
+    return key, rank
 
 
 def candidates(ret: Retrieval, users: np.ndarray, exclude_bought: bool = False) -> pd.DataFrame:
@@ -307,21 +358,13 @@ def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, n
     col["user_days_since_active"] = ret.user_recency[u]
     col["user_repeat_share"] = ret.user_repeat[u]
     col["user_explore_share_90d"] = ret.user_explore[u]
+    groups = np.unique(u, return_inverse=True)  # the users and each row's position among them
     for name in ITEM_ITEM:
         if name in ret.generators:
-            col[f"{name}_last_baskets"] = _last_basket_scores(ret, ret.generators[name], u, i)
-    rows = col[ROW]
-    one = len(rows) > 0 and rows.min() == rows.max()  # a one-user request: its best score is a plain max
-    for name in ret.names:  # per-user relative scores: trees split on one threshold across users
-        score = col[f"{name}_score"].astype("float64")
-        top = np.zeros(int(rows.max()) + 1 if len(rows) else 0)
-        if one:
-            top[rows[0]] = np.maximum(score.max(), 0.0)
-        else:
-            np.maximum.at(top, rows, score)
-        col[f"{name}_score_rel"] = np.where(top[rows] > 0, score / np.where(top[rows] > 0, top[rows], 1.0), 0.0)
+            col[f"{name}_last_baskets"] = _last_basket_scores(ret, ret.generators[name], groups, i)
+    col.update(_relative_scores(ret.names, col))
     col["price_vs_user"] = col["item_log_price"] - ret.user_price[u]
-    pairs, groups = ret.pairs_, np.unique(u, return_inverse=True)
+    pairs = ret.pairs_
     col["category_affinity"] = _pairs(pairs["user_category"], u, ret.category_codes[i], groups)
     col["pair_weight"] = _pairs(pairs["weight"], u, i, groups)
     col["pair_purchases"] = _pairs(pairs["bought"], u, i, groups)
@@ -340,6 +383,21 @@ def feature_columns(ret: Retrieval, cands: dict[str, np.ndarray]) -> dict[str, n
     return col
 
 
+def _relative_scores(names: list[str], col: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each generator's score over the user's best candidate score from it (0 when that is not positive): trees
+    split on one threshold across users. All generators at once, as one (generators x rows) array."""
+    rows = col[ROW]
+    score = np.array([col[f"{name}_score"] for name in names], dtype="float64").reshape(len(names), len(rows))
+    top = np.zeros((int(rows.max()) + 1 if len(rows) else 0, len(names)))
+    if len(rows) and rows.min() == rows.max():  # a one-user request: its best score is a plain max
+        top[rows[0]] = np.maximum(score.max(axis=1), 0.0)
+    else:
+        np.maximum.at(top, rows, score.T)
+    best = top[rows].T
+    rel = np.where(best > 0, score / np.where(best > 0, best, 1.0), 0.0)
+    return {f"{name}_score_rel": values for name, values in zip(names, rel, strict=True)}
+
+
 def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
     """Add user, item and user x item features to a candidate frame (same row order, new frame).
 
@@ -350,17 +408,20 @@ def features(ret: Retrieval, cands: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(col, index=cands.index)
 
 
-def _last_basket_scores(ret: Retrieval, gen: cg.Generator, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """An item-item model's score from the user's last baskets only (purchases decayed with a 14-day half-life)."""
-    out = np.zeros(len(users))
+def _last_basket_scores(
+    ret: Retrieval, gen: cg.Generator, groups: tuple[np.ndarray, np.ndarray], items: np.ndarray
+) -> np.ndarray:
+    """An item-item model's score from the user's last baskets only (purchases decayed with a 14-day half-life);
+    ``groups``: the rows' users as ``np.unique(users, return_inverse=True)``."""
+    out = np.zeros(len(items))
     col = ret.positions(gen.name, gen.items_)
     where = col[items] >= 0
     if not where.any():
         return out
-    rows, inverse = np.unique(users[where], return_inverse=True)
-    profile = _restricted_rows(ret.last_baskets, rows, col, len(gen.items_))
-    block = gen.times(profile) if isinstance(gen, cg.ItemKNN) else profile @ gen.b_
-    out[where] = np.asarray(block)[inverse, col[items[where]]]
+    users, inverse = groups
+    profile = cg.row_entries(ret.basket_profiles_[gen.name], users)
+    block = gen.times(profile) if isinstance(gen, cg.ItemKNN) else cg.rows_times_dense(profile, gen.b_)
+    out[where] = block[inverse[where], col[items[where]]]
     return out
 
 

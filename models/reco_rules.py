@@ -176,7 +176,8 @@ class LiveStock:
         """On-hand of the ``skus`` that have a live value (override first, then online)."""
         self.fetch(skus)
         out = {s: self.online_[s] for s in skus if s in self.online_}
-        out.update({s: float(self.overrides[s]) for s in skus if s in self.overrides})
+        if self.overrides:
+            out.update({s: float(self.overrides[s]) for s in skus if s in self.overrides})
         return out
 
 
@@ -185,6 +186,6 @@ def stock_flags(skus: list[str], snapshot: dict[str, float], live: dict[str, flo
     out = {}
     for sku in skus:
         units = live.get(sku) if live is not None and sku in live else snapshot.get(sku)
-        if units is not None and not np.isnan(units):
+        if units is not None and units == units:  # not NaN (np.isnan on one float costs ~1 us, 50 a request)
             out[sku] = bool(units > 0)
     return out

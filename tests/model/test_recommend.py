@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from features import columns as c
 from features.settings import DatasetPaths
@@ -241,28 +242,36 @@ def _answers(model: Recommender, users: list[str], params: list[dict], singles: 
 
 
 def test_the_array_serving_path_answers_exactly_as_scipy_indexing(fitted, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows, pairs, user positions and item-KNN products through scipy (as before the array shortcuts): the same
-    items, order, scores, sources and reasons for 200 users, one at a time and in one batch."""
+    """Rows, pairs, user positions and every product through scipy, the load-time arrays derived through scipy, and
+    one generator at a time (as before the array shortcuts and the stacked top-n): the same items, order, scores,
+    sources and reasons for 200 users, one at a time and in one batch."""
     model, _ = fitted
     users, params = _requests(model, 200)
     fast = _answers(model, users, params, singles=60)
 
     def rows(matrix, at):
         sub = matrix[np.asarray(at, dtype=int)]
-        return sub.indptr, sub.indices, sub.data
+        return cg.CsrRows(sub.indptr, sub.indices, sub.data)
 
     def pairs(matrix, r, cols, groups=None):
         return np.asarray(matrix[r, cols]).ravel() if len(r) else np.zeros(0, matrix.dtype)
 
+    def product(rows, dense):
+        return sp.csr_matrix((rows.data, rows.indices, rows.indptr), (len(rows.indptr) - 1, len(dense))) @ dense
+
     monkeypatch.setattr(cg, "row_entries", rows)
+    monkeypatch.setattr(cg, "rows_times_dense", product)
     monkeypatch.setattr(reco_features, "pair_values", pairs)
     monkeypatch.setattr(recommend, "pair_values", pairs)
     monkeypatch.setattr(reco_features, "_restricted_rows", lambda m, r, col, w: m[r][:, np.flatnonzero(col >= 0)])
     monkeypatch.setattr(reco_inputs, "FEW_IDS", 0)
-    for gen in model.retrieval.generators.values():
+    slow = pickle.loads(pickle.dumps(model))  # derives the load-time arrays again, through the patches
+    slow.retrieval.shared_universe_ = {name: name for name in slow.retrieval.shared_universe_}
+    for gen in slow.retrieval.generators.values():
         if isinstance(gen, cg.ItemKNN):
-            monkeypatch.setattr(gen, "dense_", None)
-    assert _answers(model, users, params, singles=60) == fast
+            gen.dense_ = None
+    assert len(set(model.retrieval.shared_universe_.values())) < len(model.retrieval.shared_universe_)  # stacked
+    assert _answers(slow, users, params, singles=60) == fast
 
 
 def test_serving_ranks_candidates_as_the_scored_frame_sorts_them(fitted) -> None:
@@ -334,3 +343,21 @@ def test_the_due_feature_is_days_since_the_last_purchase_over_the_pairs_own_gap(
         assert due[u, i] - 1.0 == pytest.approx(row["last"] / max(gap, 1.0))
     assert all(due[u, i] == 0 for u, i in pairs[pairs["days"] == 1].head(200).index)
     assert "pair_due_ratio" in model.ranker.feature_names_
+
+
+@pytest.mark.parametrize("dense_dtype", [np.float32, np.float64])
+def test_rows_times_dense_is_scipys_product_to_the_bit(dense_dtype: type) -> None:
+    """The generators' products call scipy's kernel directly: the same bits and dtype as ``csr @ dense``, for one row,
+    several (one empty) and none, from a matrix's rows or from column positions remapped as int64."""
+    rng = np.random.default_rng(0)
+    matrix = sp.random(30, 40, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    matrix.data += 0.25
+    dense = rng.normal(size=(40, 25)).astype(dense_dtype)
+    for rows in ([4], [0, 7, 7, 29], [], list(range(30))):
+        at = np.array(rows, dtype=int)
+        ours = cg.rows_times_dense(cg.row_entries(matrix, at), dense)
+        theirs = matrix[at] @ dense
+        assert ours.dtype == theirs.dtype and ours.tobytes() == np.ascontiguousarray(theirs).tobytes()
+    wide = cg.row_entries(matrix, np.array([3, 5]))
+    remapped = cg.CsrRows(wide.indptr, wide.indices.astype("int64"), wide.data)
+    assert cg.rows_times_dense(remapped, dense).tobytes() == (matrix[[3, 5]] @ dense).tobytes()
