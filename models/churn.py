@@ -224,7 +224,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             p = self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
         else:
             p = expit(raw)
-        return np.clip(p, self.prob_floor_, 1.0 - self.prob_floor_)
+        # np.clip's result (the bounds are never zero, so ties cannot differ in sign), without its Python dispatch
+        return np.minimum(np.maximum(p, self.prob_floor_), 1.0 - self.prob_floor_)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Raw log-odds of the booster (before calibration); what the contributions sum to."""

@@ -17,7 +17,7 @@ import pandas as pd
 from models.churn import ChurnClassifier, RiskThresholds, risk_band
 from models.decision import Record, Upstream, feature_block, optional_column, optional_values, reorder
 from models.recall import DEFAULT_RULES, RecallRule, explain_action, recall_action
-from models.tiering import FEATURES, TIER_LABELS_EN, TIER_LABELS_ZH
+from models.tiering import FEATURES, SCORES, TIER_LABELS_EN, TIER_LABELS_ZH
 
 PREDICTED_LTV = "predicted_ltv"
 TIER = "tier"
@@ -44,9 +44,8 @@ class LtvDecision:
 
     def decide_array(self, x: np.ndarray, upstream: Upstream, **_: Any) -> list[Record]:
         """:meth:`decide` on a float64 array of ``feature_names`` (no frame built)."""
-        names = self.regressor.feature_names_
-        pred = np.clip(self.regressor.predict_array(reorder(x, self.feature_names, names)), 0.0, None)
-        return [{PREDICTED_LTV: v} for v in pred.tolist()]
+        pred = self.regressor.predict_array(reorder(x, self.feature_names, self.regressor.feature_names_))
+        return [{PREDICTED_LTV: v} for v in pred.tolist()]  # predict_array clips at 0 already
 
 
 class TieringDecision:
@@ -69,8 +68,8 @@ class TieringDecision:
     def decide(self, frame: pd.DataFrame, **_: Any) -> list[Record]:
         scored = self.tier_frame(frame)
         tiers = self.tiering.predict(scored)
-        rfm = self.tiering.rfm(scored).reset_index(drop=True)
-        return self._records(tiers, {k: rfm[k].to_numpy() for k in rfm.columns}, scored[PREDICTED_LTV].to_numpy())
+        rfm = self.tiering.rfm(scored)[list(SCORES)].to_numpy()
+        return self._records(tiers, rfm, scored[PREDICTED_LTV].to_numpy())
 
     def decide_array(self, x: np.ndarray, upstream: Upstream, **_: Any) -> list[Record]:
         """:meth:`decide` on a float64 array of ``feature_names``, ``predicted_ltv`` from ``upstream``."""
@@ -80,10 +79,12 @@ class TieringDecision:
         block = np.empty((len(x), len(FEATURES)), dtype=np.float64)
         block[:, :-1] = reorder(x, self.feature_names, FEATURES[:-1])
         block[:, -1] = ltv
-        return self._records(self.tiering.predict_array(block), self.tiering.rfm_array(block), ltv)
+        scores = self.tiering.rfm_array(block)
+        return self._records(self.tiering.predict_array(block, scores), scores, ltv)
 
     @staticmethod
-    def _records(tiers: np.ndarray, rfm: dict[str, np.ndarray], ltv: np.ndarray) -> list[Record]:
+    def _records(tiers: np.ndarray, rfm: np.ndarray, ltv: np.ndarray) -> list[Record]:
+        """One record per user; ``rfm``: scores (n, 3), columns :data:`SCORES`."""
         return [
             {
                 TIER: str(tier),
@@ -94,10 +95,7 @@ class TieringDecision:
                 "m_score": int(m),
                 PREDICTED_LTV: float(v),
             }
-            for tier, r, f, m, v in zip(
-                np.asarray(tiers).tolist(), rfm["r_score"].tolist(), rfm["f_score"].tolist(), rfm["m_score"].tolist(),
-                ltv.tolist(), strict=True,
-            )
+            for tier, (r, f, m), v in zip(np.asarray(tiers).tolist(), rfm.tolist(), ltv.tolist(), strict=True)
         ]  # fmt: skip
 
 

@@ -68,6 +68,7 @@ class ArrayDecisionModel(DecisionModel, Protocol):
 
     ``decide_array(x, upstream, **params)`` must return what ``decide`` returns for the same rows, where ``x``
     holds ``feature_names`` in order and ``upstream`` the fields :func:`join_upstream` would have added as columns.
+    ``x`` is read-only: the runtime hands the models of a chain views of one block when their columns coincide.
     """
 
     def decide_array(self, x: np.ndarray, upstream: Upstream, **params: Any) -> list[Record]: ...
@@ -98,7 +99,7 @@ def optional_values(values: Sequence[Any] | None, n: int) -> list[Any]:
     """Upstream values as a list of length ``n``, None where absent or NaN (see :func:`optional_column`)."""
     if values is None:
         return [None] * n
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in values]  # v != v: NaN
 
 
 def feature_block(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

@@ -104,7 +104,8 @@ class LtvRegressor(RegressorMixin, BaseEstimator):
         """:meth:`predict` on a float64 array whose columns are ``feature_names_`` in order (the serving path)."""
         if self.btyd_ is not None:
             x = with_btyd_block(self.btyd_, x, tuple(self.feature_names_), self.btyd_horizon_days)
-        return np.clip(self.booster_.predict(x, num_threads=predict_threads(len(x))), 0.0, None)
+        # np.maximum: what np.clip(v, 0.0, None) calls, without its Python-level dispatch (one-row requests)
+        return np.maximum(self.booster_.predict(x, num_threads=predict_threads(len(x))), 0.0)
 
 
 class CarriedForwardLtv(RegressorMixin, BaseEstimator):

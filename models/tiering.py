@@ -25,6 +25,7 @@ from models.rfm import (
     LTV,
     ORDERS,
     RECENCY,
+    SCORES,
     SPEND,
     TENURE,
     TIER,
@@ -41,6 +42,7 @@ from models.rfm import (
 
 __all__ = [
     "FEATURES",
+    "SCORES",
     "TIER",
     "TIERS",
     "TIER_LABELS_EN",
@@ -301,21 +303,24 @@ class TieringModel(BaseEstimator):
     def _kmeans_tiers(self, frame: pd.DataFrame) -> np.ndarray:
         return self.tier_names_[self.cluster_ids(frame)].astype(str)
 
-    def predict_array(self, x: np.ndarray) -> np.ndarray:
+    def predict_array(self, x: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict` on a float64 array whose columns are :data:`FEATURES` in order (the serving path).
 
         The nearest centroid is computed as K-means' own ``predict`` does (squared norms minus twice the dot
         product), without its per-call input validation and thread-pool set-up, which cost milliseconds per call.
+        ``scores``: :meth:`rfm_array` of ``x`` when the caller has it; the rules tiering reads it rather than scoring
+        the users again when its cut points are this model's (they are: both are fitted on the same users).
         """
         if self.fallback_:
-            return self.rules_.predict_array(x)
+            shared = scores is not None and self.rules_.rfm_.same_cuts(self.rfm_)
+            return self.rules_.predict_array(x, scores if shared else None)
         z = (_log_array(x) - self.mean_) / self.scale_
         centers = self.kmeans_.cluster_centers_
         distances = (centers * centers).sum(axis=1) - 2.0 * (z @ centers.T)
         return self.tier_names_[distances.argmin(axis=1)].astype(str)
 
-    def rfm_array(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """:meth:`rfm` on a :data:`FEATURES`-ordered array: score name -> int array."""
+    def rfm_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`rfm` on a :data:`FEATURES`-ordered array: scores (n, 3), columns ``r_score, f_score, m_score``."""
         return self.rfm_.transform_array(x)
 
     def holdout_silhouette(self, frame: pd.DataFrame, random_state: int | None = None) -> float:

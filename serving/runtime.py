@@ -87,10 +87,12 @@ class Plan:
     takes_lookup: bool
     #: Every model of the chain answers from arrays (``decide_array``): no frame is built per request.
     arrays: bool = False
-    #: Per decision of the chain, its ``feature_names`` as indices into ``columns`` (resolved once, at load).
-    positions: dict[str, np.ndarray] = field(default_factory=dict)
-    #: Per lookup service, the (column index, output name) pairs it fills (a column is read from one service).
-    fills: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: Per decision of the chain, its ``feature_names`` as indices into ``columns`` (resolved once, at load); a full
+    #: slice when they are ``columns`` in order, so the model gets a view, not a copy (models never write to ``x``).
+    positions: dict[str, np.ndarray | slice] = field(default_factory=dict)
+    #: Per lookup service, the columns it fills (a column is read from one service): their indices in ``columns``
+    #: (a full slice when it fills them all, in order) and their output names.
+    fills: dict[str, tuple[np.ndarray | slice, list[str]]] = field(default_factory=dict)
     #: The entity's id column (``user_id``...): frame models get the ids of their rows in it, so a model that ranks
     #: by id (the recommender) answers many requests' ids in one call like the others. None: no entity.
     id_column: str | None = None
@@ -191,18 +193,17 @@ class Runtime:
         known = np.ones(len(ids), dtype=bool)
         matrix = np.full((len(ids), len(plan.columns)), np.nan, dtype=np.float64)
         for service in plan.lookups:
-            fills = plan.fills[service]
+            index, names = plan.fills[service]
             if self._raw is not None:  # the store's values straight into the block: no frame per request
                 layout = self.reader.layout(service)
                 values, found = self._raw.read(layout, key_columns(layout, ids), len(ids))
                 known &= np.array(known_mask(layout, found, len(ids)), dtype=bool)
-                if fills:
-                    block = np.array([values[name] for _, name in fills], dtype=np.float64)
-                    matrix[:, [j for j, _ in fills]] = block.T
+                if names:
+                    matrix[:, index] = np.array([values[name] for name in names], dtype=np.float64).T
                 continue
             frame = self.reader.get(service, ids)
             known &= frame[KNOWN].to_numpy(dtype=bool)
-            for j, name in fills:
+            for name, j in zip(names, np.arange(len(plan.columns))[index].tolist(), strict=True):
                 matrix[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return matrix, known
 
@@ -224,8 +225,10 @@ class Runtime:
     def _features(self, plan: Plan, jobs: list[Job]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """All jobs' entity rows stacked (lookups in one call), the known mask and each job's start offset."""
         lookup_ids = [i for job in jobs if job.frame is None and job.ids is not None for i in job.ids]
-        empty = np.zeros((0, len(plan.columns)), dtype=np.float64)
-        looked, looked_known = self._lookup(plan, lookup_ids) if lookup_ids else (empty, np.zeros(0, dtype=bool))
+        if lookup_ids:
+            looked, looked_known = self._lookup(plan, lookup_ids)
+        else:
+            looked, looked_known = np.zeros((0, len(plan.columns)), dtype=np.float64), np.zeros(0, dtype=bool)
         blocks, known, starts, at, pos = [], [], [], 0, 0
         for job in jobs:
             starts.append(at)
@@ -237,28 +240,29 @@ class Runtime:
                 known.append(looked_known[pos : pos + job.size])
                 pos += job.size
             at += job.size if (job.frame is not None or job.ids is not None) else 0
-        if not blocks:
-            return empty, np.zeros(0, dtype=bool), starts
-        stacked = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return stacked, np.concatenate(known), starts
+        if not blocks:  # queries only: no rows
+            return looked, looked_known, starts
+        if len(blocks) == 1:  # one job (an idle server's every request): its rows as they are
+            return blocks[0], known[0], starts
+        return np.concatenate(blocks), np.concatenate(known), starts
 
     # -- decisions ------------------------------------------------------------------------------------------------
 
     def run(self, decision: str, jobs: list[Job]) -> list[Outcome]:
         """Answer every job of one decision; equivalent to answering each alone (every record is per entity)."""
         plan = self.plan(decision)
+        keys = [_params_key(job.params) for job in jobs]
         matrix, known, starts = self._features(plan, jobs)
-        scored = np.flatnonzero(known)
+        scored = known.nonzero()[0]  # np.flatnonzero of the 1-d mask, without its Python wrappers
         x = matrix if len(scored) == len(matrix) else matrix[scored]
         call = (
             self._array_call(plan, x) if plan.arrays else self._frame_call(plan, x, self._row_ids(plan, jobs, scored))
         )
-        position = np.full(len(matrix), -1)
-        position[scored] = np.arange(len(scored))
-        decided = self._decide(plan, call, jobs, starts, position)
+        position = _row_positions(scored, len(matrix))
+        decided = self._decide(plan, call, jobs, keys, starts, position)
         return [
-            self._outcome(plan, index, job, start, position, decided)
-            for index, (job, start) in enumerate(zip(jobs, starts, strict=True))
+            self._outcome(plan, index, job, key, start, position, decided)
+            for index, (job, key, start) in enumerate(zip(jobs, keys, starts, strict=True))
         ]
 
     def _array_call(self, plan: Plan, x: np.ndarray) -> Any:
@@ -316,20 +320,20 @@ class Runtime:
         return call
 
     def _decide(
-        self, plan: Plan, call: Any, jobs: list[Job], starts: list[int], position: np.ndarray
+        self, plan: Plan, call: Any, jobs: list[Job], keys: list[str], starts: list[int], position: np.ndarray
     ) -> dict[Any, Any]:
-        """Records by scored-row position (entity jobs), or by job index (queries); one call per parameter set."""
+        """Records by scored-row position (entity jobs), or by job index (queries); one call per parameter set
+        (``keys``: each job's :func:`_params_key`)."""
         groups: dict[str, list[int]] = {}
         params: dict[str, dict[str, Any]] = {}
         out: dict[Any, Any] = {}
-        for index, job in enumerate(jobs):
+        for index, (job, key) in enumerate(zip(jobs, keys, strict=True)):
             if job.frame is None and job.ids is None:
                 out[("query", index)] = call(None, job.params)
                 continue
-            rows = position[starts[index] : starts[index] + job.size]
-            key = _params_key(job.params)
+            rows = position[starts[index] : starts[index] + job.size].tolist()
             params.setdefault(key, job.params)
-            groups.setdefault(key, []).extend(int(r) for r in rows if r >= 0)
+            groups.setdefault(key, []).extend(r for r in rows if r >= 0)
         for key, rows in groups.items():
             if not rows:
                 continue
@@ -340,12 +344,11 @@ class Runtime:
 
     @staticmethod
     def _outcome(
-        plan: Plan, index: int, job: Job, start: int, position: np.ndarray, decided: dict[Any, Any]
+        plan: Plan, index: int, job: Job, key: str, start: int, position: np.ndarray, decided: dict[Any, Any]
     ) -> Outcome:
         if job.frame is None and job.ids is None:
             records = [{"_id": None, "status": OK, **r} for r in decided[("query", index)]]
             return Outcome(records, plan.models)
-        key = _params_key(job.params)
         records = []
         for entity_id, pos in zip(job.entity_ids, position[start : start + job.size].tolist(), strict=True):
             if pos < 0:
@@ -353,6 +356,15 @@ class Runtime:
             else:
                 records.append({"_id": entity_id, "status": OK, **decided[(key, pos)]})
         return Outcome(records, plan.models)
+
+
+def _row_positions(scored: np.ndarray, n: int) -> np.ndarray:
+    """Each row's index among the scored rows; -1 for a row not scored (an unknown id)."""
+    if len(scored) == n:
+        return np.arange(n)
+    position = np.full(n, -1)
+    position[scored] = np.arange(len(scored))
+    return position
 
 
 def _raw_reader(reader: Any) -> Any | None:
@@ -364,14 +376,21 @@ def _resolve_arrays(plan: Plan, reader: Any) -> Plan:
     """Column indices per model and per lookup service, and whether the whole chain answers from arrays."""
     index = {name: j for j, name in enumerate(plan.columns)}
     chain = [plan.served, *(m for m, _ in plan.upstream)]
-    plan.positions = {m.decision: np.array([index[n] for n in m.model.feature_names], dtype=np.intp) for m in chain}
+    plan.positions = {m.decision: _columns([index[n] for n in m.model.feature_names], len(index)) for m in chain}
     plan.arrays = all(isinstance(m.model, ArrayDecisionModel) for m in chain) and not plan.takes_lookup
     filled: set[str] = set()
     for service in plan.lookups:
         layout = set(reader.layout(service).columns)
-        plan.fills[service] = [(j, n) for j, n in enumerate(plan.columns) if n in layout and n not in filled]
-        filled.update(n for _, n in plan.fills[service])
+        fills = [(j, n) for j, n in enumerate(plan.columns) if n in layout and n not in filled]
+        plan.fills[service] = (_columns([j for j, _ in fills], len(index)), [n for _, n in fills])
+        filled.update(n for _, n in fills)
     return plan
+
+
+def _columns(indices: list[int], width: int) -> np.ndarray | slice:
+    """Column indices into a block of ``width`` columns; a full slice when they are every column in order (a
+    view instead of a copy per request)."""
+    return slice(None) if indices == list(range(width)) else np.array(indices, dtype=np.intp)
 
 
 @functools.cache
@@ -392,6 +411,10 @@ def _check_counts(i: int, row: dict[str, float | None]) -> None:
             raise InvalidInput(["rows", i, "features", name], f"{name} is a count: a whole number >= 0")
 
 
+#: json.dumps(params, sort_keys=True, default=repr), without building an encoder per call.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=repr)
+
+
 def _params_key(params: dict[str, Any]) -> str:
     """Jobs with equal params share one model call; params may hold lists and dicts (filters, stock overrides)."""
-    return json.dumps(params, sort_keys=True, default=repr)
+    return _KEY_ENCODER.encode(params)

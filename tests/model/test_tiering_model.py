@@ -196,5 +196,29 @@ def test_array_path_equals_the_frame_path(model, users) -> None:
         np.testing.assert_array_equal(tiering.predict_array(block), tiering.predict(frame))
     scores = model.rfm_array(block)
     expected = model.rfm(frame)
-    for name in ("r_score", "f_score", "m_score"):
-        np.testing.assert_array_equal(scores[name], expected[name].to_numpy())
+    for j, name in enumerate(("r_score", "f_score", "m_score")):
+        np.testing.assert_array_equal(scores[:, j], expected[name].to_numpy())
+
+
+def test_fixed_cut_point_scores_are_where_searchsorted_puts_the_value(model, users) -> None:
+    """R/F/M against fitted cut points: one plus the binary-search position among them (a value on a cut point
+    takes the lower score), 1 for a missing recency, missing counts scored as 0; values on every cut point included."""
+    from models.tiering import FEATURES
+
+    edges = model.rfm_.edges_
+    on_cuts = pd.DataFrame(
+        {"recency_days": -edges["r_score"], "orders_365d": edges["f_score"], "spend_365d": edges["m_score"]}
+    )
+    frame = pd.concat([users, on_cuts], ignore_index=True).reindex(columns=list(FEATURES))
+    frame.iloc[::9, [0, 1, 2]] = np.nan
+    block = frame.to_numpy(dtype="float64")
+    values = {
+        "r_score": -block[:, 0],
+        "f_score": np.nan_to_num(block[:, 1], nan=0.0),
+        "m_score": np.nan_to_num(block[:, 2], nan=0.0),
+    }
+    scores = model.rfm_array(block)
+    for j, (name, v) in enumerate(values.items()):
+        expected = np.where(np.isnan(v), 1, 1 + np.searchsorted(edges[name], v, side="left"))
+        np.testing.assert_array_equal(scores[:, j], expected)
+        assert set(np.unique(scores[:, j])) == {1, 2, 3, 4, 5}

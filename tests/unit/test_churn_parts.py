@@ -28,6 +28,9 @@ def test_risk_band_edges() -> None:
         RiskThresholds(0.5, 0.4, 0.9)
     with pytest.raises(ValueError):
         risk_band([np.nan], t)
+    tied = RiskThresholds(0.5, 0.5, 0.5)  # bounds may coincide: the highest band reached wins
+    assert list(risk_band([0.49, 0.5, 0.51], tied)) == ["low", "critical", "critical"]
+    assert list(risk_band([0.2, 0.7], RiskThresholds(0.2, 0.7, float("inf")))) == ["medium", "high"]
 
 
 def _scored(base_rate: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
