@@ -6,6 +6,11 @@ same table (``compute_table_id(project, view)``) with the same entity-key encodi
 ``serialize_entity_key``) and decodes the same ``ValueProto`` blobs, falling back to Feast's own converter for
 anything but plain scalars, so it returns what the SDK returns. It only reads; Feast still owns the schema and
 writes (materialization). SQLite only: with Redis the reader uses the SDK.
+
+Decoded values of named columns (the recommender's on-hand of its candidate SKUs) are kept between calls until the
+database changes: SQLite's ``PRAGMA data_version`` moves whenever another connection (a materialization, in this or
+another process) commits, and the kept values are then dropped, so a read never answers an older value than the
+store holds.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ _SCALARS = frozenset({"double_val", "float_val", "int64_val", "int32_val", "stri
 _CHUNK = 500  # keys per query, well under SQLite's bound-parameter limit
 _KEY_CACHE = 200_000  # encoded entity keys kept per process (~100 bytes each: ~20 MB at most)
 _ABSENT: dict[str, Any] = {}  # the features of a key the store does not hold: all null
+_VALUE_CACHE = 500_000  # decoded (view, key, feature) values of named columns kept (~150 bytes each), then dropped
+_NO_ROW = object()  # cached: the store holds no row for this (key, feature)
 
 
 def decode(blob: bytes) -> Any:
@@ -60,6 +67,8 @@ class SqliteFastPath:
         self._store = store
         self._key_version = store.config.entity_key_serialization_version
         self._tables: dict[str, str] = {}
+        self._values: dict[tuple[str, bytes, str], Any] = {}  # (view, key, feature) -> decoded value or _NO_ROW
+        self._version: int | None = None  # PRAGMA data_version when ``_values`` was filled
 
     def _table(self, view: str) -> str:
         if view not in self._tables:
@@ -85,19 +94,55 @@ class SqliteFastPath:
         self, view: str, blobs: list[bytes], features: Sequence[str] | None = None
     ) -> dict[bytes, dict[str, bytes]]:
         """Stored blobs per key and feature; ``features`` restricts the rows read (the table's primary key is
-        (entity_key, feature_name), so SQLite reads only those rows)."""
+        (entity_key, feature_name), so SQLite reads only those rows). The caller holds the lock."""
         rows: dict[bytes, dict[str, bytes]] = {}
-        unique = list(dict.fromkeys(blobs))
         table = self._table(view)
         only = f" AND feature_name IN ({','.join('?' * len(features))})" if features is not None else ""
         extra = list(features) if features is not None else []
-        with self._lock:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                sql = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({','.join('?' * len(chunk))}){only}"
-                for key, feature, value in self._conn.execute(sql, [*chunk, *extra]):
-                    rows.setdefault(key, {})[feature] = value
+        for start in range(0, len(blobs), _CHUNK):
+            chunk = blobs[start : start + _CHUNK]
+            sql = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({','.join('?' * len(chunk))}){only}"
+            for key, feature, value in self._conn.execute(sql, [*chunk, *extra]):
+                rows.setdefault(key, {})[feature] = value
         return rows
+
+    def _decoded(
+        self, view: ViewLayout, blobs: list[bytes], wanted: Sequence[str] | None
+    ) -> dict[bytes, dict[str, Any]]:
+        """Decoded values per stored key (keys the store lacks left out) of ``wanted`` (None: the whole rows)."""
+        unique = list(dict.fromkeys(blobs))
+        if wanted is not None:
+            return self._kept(view.name, unique, list(wanted))
+        with self._lock:  # whole rows (an entity's feature vector, one per request): read each time
+            fetched = self._fetch(view.name, unique, None)
+        return {key: {f: decode(v) for f, v in row.items()} for key, row in fetched.items()}
+
+    def _kept(self, view: str, keys: list[bytes], features: list[str]) -> dict[bytes, dict[str, Any]]:
+        """:meth:`_decoded` of named columns, kept between calls until the database changes.
+
+        Why: a recommendation reads the on-hand of its ~50 candidate SKUs on every request, the same SKUs request
+        after request; the query and the protobuf decoding cost more than the ranking's other steps. Whole-row
+        reads are not kept: one entity's row per request, over millions of users, would fill memory for few hits.
+        """
+        values = self._values
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version or len(values) > _VALUE_CACHE:  # the store changed (or the cache is full)
+                values.clear()
+                self._version = version
+            todo = [k for k in keys if any((view, k, f) not in values for f in features)]
+            if todo:
+                fetched = self._fetch(view, todo, features)
+                for key in todo:
+                    row = fetched.get(key, _ABSENT)
+                    for f in features:
+                        values[(view, key, f)] = decode(row[f]) if f in row else _NO_ROW
+            out = {}
+            for key in keys:
+                row = {f: v for f in features if (v := values[(view, key, f)]) is not _NO_ROW}
+                if row:
+                    out[key] = row
+        return out
 
     def read(
         self, layout: ServiceLayout, keys: dict[str, list[Any]], n: int, columns: Collection[str] | None = None
@@ -119,8 +164,7 @@ class SqliteFastPath:
             ]
             wanted = None if columns is None else [f for f, _ in pairs] or list(view.features[:1])
             blobs = [self.entity_key(view, keys, i) for i in range(n)]
-            fetched = self._fetch(view.name, blobs, wanted)
-            stored = {key: {f: decode(v) for f, v in row.items()} for key, row in fetched.items()}
+            stored = self._decoded(view, blobs, wanted)
             found[view.name] = [blob in stored for blob in blobs]
             per_row = [stored.get(blob, _ABSENT) for blob in blobs]
             for feature, column in pairs:

@@ -110,6 +110,21 @@ def test_fast_path_equals_the_sdk(world, offline) -> None:
         pd.testing.assert_frame_equal(fast.get("churn_v1", [one]), sdk.get("churn_v1", [one]))
 
 
+def test_fast_path_answers_what_a_new_materialization_wrote(world, offline) -> None:
+    """The fast path keeps decoded values of named columns between calls; a materialization after them (another
+    connection's commit) must be what the next call answers, for those columns and for keys only the new write holds."""
+    materialize(world, end=CUTOFFS[1] + pd.Timedelta(seconds=1), settings=SQLITE, progress=False)
+    fast = OnlineFeatureReader(world, SQLITE, fast=True)
+    ids, columns = [*sorted(offline[c.USER_ID].unique()), "nobody"], ["orders_total", "recency_days"]
+    before = fast.get("tiering_v1", ids, columns)
+    assert fast.get("tiering_v1", ids, columns).equals(before)  # the second read is served from the kept values
+    assert fast._fast._values  # (they are kept)
+    materialize(world, settings=SQLITE, progress=False)
+    after = fast.get("tiering_v1", ids, columns)
+    pd.testing.assert_frame_equal(after, OnlineFeatureReader(world, SQLITE).get("tiering_v1", ids, columns))
+    assert not after.equals(before) and after[KNOWN].sum() > before[KNOWN].sum()
+
+
 def test_historical_features_are_point_in_time(world, offline) -> None:
     rng = np.random.default_rng(0)
     users = rng.choice(offline[c.USER_ID].unique(), 200)
