@@ -209,10 +209,10 @@ class DemandDecision:
             shape = (*self.paths_["mean"].shape, len(self.forecaster.quantiles))
             table, done = np.zeros(shape), np.zeros(shape[0], dtype=bool)
             self.__dict__["_default_quantiles_cache"] = (table, done)
-        todo = np.unique(rows[~done[rows]])
-        if len(todo):
-            table[todo] = self._path_quantiles(todo, table.shape[1], self.forecaster.quantiles)
-            done[todo] = True
+        first_asked = np.unique(rows[~done[rows]])
+        if len(first_asked):
+            table[first_asked] = self._path_quantiles(first_asked, table.shape[1], self.forecaster.quantiles)
+            done[first_asked] = True
         return table[rows]
 
     def prepare_serving(self, cache_dir: Path | None = None) -> None:

@@ -130,10 +130,10 @@ class SqliteFastPath:
             if version != self._version or len(values) > _VALUE_CACHE:  # the store changed (or the cache is full)
                 values.clear()
                 self._version = version
-            todo = [k for k in keys if any((view, k, f) not in values for f in features)]
-            if todo:
-                fetched = self._fetch(view, todo, features)
-                for key in todo:
+            unread = [k for k in keys if any((view, k, f) not in values for f in features)]
+            if unread:
+                fetched = self._fetch(view, unread, features)
+                for key in unread:
                     row = fetched.get(key, _ABSENT)
                     for f in features:
                         values[(view, key, f)] = decode(row[f]) if f in row else _NO_ROW
