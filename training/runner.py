@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.settings import DatasetPaths, Settings, get_settings
-from models.decision import DecisionModel, join_upstream
+from models.decision import PREPARE_SERVING, DecisionModel, join_upstream
 from training import decisions, parallel, pyfunc, quiet, tracking
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
 
@@ -123,7 +123,7 @@ def run_decision(
     uri = tracking.configure(settings)
     data = prepare(spec, paths, settings, options)
     registered = tracking.registered_name(spec.name, paths.name, settings)
-    model = spec.fit(data, options, tracking.champion_model(registered))
+    model = as_served(spec.fit(data, options, tracking.champion_model(registered)), settings)
     evaluation = spec.evaluate(model, data, options)
     tracking.experiment(spec.name, paths.name, settings)
     with mlflow.start_run(run_name=f"{spec.name}-{paths.name}") as run:
@@ -135,7 +135,9 @@ def run_decision(
             registered,
             str(info.registered_model_version),
             new_score,
-            lambda version: champion_score(spec, tracking.load_model(registered, version), data, example),
+            lambda version: champion_score(
+                spec, as_served(tracking.load_model(registered, version), settings), data, example
+            ),
             higher_is_better=spec.higher_is_better,
         )
         mlflow.set_tags({"alias": gate.alias, "registered_version": gate.version})
@@ -225,6 +227,19 @@ def _relative(lineage: dict[str, Any], root: Path) -> dict[str, Any]:
             value = str(Path(value).relative_to(root))
         out[key] = value
     return out
+
+
+def as_served(model: DecisionModel, settings: Settings) -> DecisionModel:
+    """The model after its serving preparation (e.g. the recommender's ranker compiled into ``cache_dir``).
+
+    Why: the gate then scores what the service will answer with, and the compiled ranker scores the evaluation's
+    candidates ~15x faster than LightGBM's predict; its object code stays in ``cache_dir`` for the server to load.
+    Preparation state is never pickled with the model (see each model's ``__getstate__``).
+    """
+    prepare = getattr(model, PREPARE_SERVING, None)
+    if callable(prepare):
+        prepare(settings.cache_dir)
+    return model
 
 
 def champion_score(spec: DecisionSpec, champion: DecisionModel, data: DecisionData, example: pd.DataFrame) -> float:
