@@ -23,6 +23,7 @@ p99 <= 25 ms and <= 3x the in-process p50; throughput at concurrency 32 reported
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -129,6 +130,7 @@ def _runtime(decisions: list[str]) -> Any:
     from features.settings import get_settings
     from serving import model_store
     from serving.runtime import Runtime
+    from serving.state import freeze_loaded
 
     settings = get_settings()
     model_store.use_bentoml_home(settings)
@@ -138,7 +140,9 @@ def _runtime(decisions: list[str]) -> Any:
             served[name] = model_store.load_from_store(name)
         except Exception as err:  # a decision without a stored champion is left out of the table, said why
             print(f"  {name}: not loaded ({type(err).__name__}: {err})")
-    return Runtime(served, Runtime.open_reader(settings), settings.cache_dir)
+    runtime = Runtime(served, Runtime.open_reader(settings), settings.cache_dir)
+    freeze_loaded()  # as the service does once its models are loaded: collections then skip them
+    return runtime
 
 
 def _job(decision: str, ids: list[str], **params: Any) -> Any:
@@ -360,6 +364,7 @@ def run(args: argparse.Namespace) -> None:
     print_table(report, args)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, default=float))
+    gc.unfreeze()  # frozen objects are not finalised at exit, and DuckDB's bindings then print "leaked" lists
 
 
 def _verdict(ok: bool) -> str:

@@ -85,7 +85,7 @@ def _one_openmp_thread() -> None:
     threadpool_limits(limits=1)
 
 
-def _freeze_loaded() -> None:
+def freeze_loaded() -> None:
     """Put everything loaded so far out of the cyclic garbage collector's reach (``gc.freeze``).
 
     The served models, their indices and Feast's registry are ~520k tracked objects (default world); a full
@@ -159,7 +159,7 @@ class ServiceState:
         if runtime is None:
             return cls(None, "no decision model could be loaded: " + "; ".join(missing.values()), {}, settings, missing)
         missing |= runtime.unavailable
-        _freeze_loaded()
+        freeze_loaded()
         logger.info(
             "loaded %s in %.1f s; not served: %s", sorted(runtime.plans), time.perf_counter() - started, missing
         )
@@ -300,7 +300,7 @@ class ServiceState:
             logger.exception("reload failed")
             raise ServiceError(503, "reload failed", f"{type(exc).__name__}: {exc}") from None
         finally:
-            await anyio.to_thread.run_sync(_freeze_loaded)
+            await anyio.to_thread.run_sync(freeze_loaded)
         after = self.runtime.models()
         changed = set(before) != set(after) or any(before[k].version != after[k].version for k in after)
         info.models = {k: f"{m.name}:{m.version}@{m.alias}" for k, m in after.items()}

@@ -21,7 +21,7 @@ from serving import local_server
 
 @pytest.fixture(autouse=True)
 def _unfreeze_after_in_process_services() -> Iterator[None]:
-    """A service started in this process freezes what it loaded (serving/state.py ``_freeze_loaded``); the test
+    """A service started in this process freezes what it loaded (serving/state.py ``freeze_loaded``); the test
     session's later garbage must stay collectable."""
     yield
     gc.unfreeze()
