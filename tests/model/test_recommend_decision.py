@@ -39,6 +39,20 @@ def test_first_version_is_champion_with_every_generator_as_a_baseline(trained) -
     assert result.metrics["ndcg_at_10"] > result.baselines["popularity"]["ndcg_at_10"]
 
 
+def test_training_gates_the_compiled_ranker_the_service_loads(trained) -> None:
+    """Training compiled the ranker into the cache before scoring (the gate scored what the service answers with),
+    so the served model's preparation finds that object code and compiles nothing again."""
+    result, settings = trained
+    compiled = sorted(settings.cache_dir.glob("forest-*.o"))
+    assert compiled, "training left no compiled ranker in the cache"
+    tracking.configure(settings)
+    model = tracking.load_model(result.model_name, result.version)
+    assert model.ranker.forest_ is None  # never pickled with the model
+    model.prepare_serving(settings.cache_dir)
+    assert model.ranker.forest_ is not None
+    assert sorted(settings.cache_dir.glob("forest-*.o")) == compiled
+
+
 def test_the_registered_model_answers_users_similar_and_popular(trained) -> None:
     result, settings = trained
     tracking.configure(settings)
