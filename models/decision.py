@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,6 +58,19 @@ class DecisionModel(Protocol):
 #: Optional on a decision model: ``prepare_serving(cache_dir)``, called once when the server plans the model, for
 #: work that would otherwise land on the first request (the recommender compiles its ranker's trees there).
 PREPARE_SERVING = "prepare_serving"
+
+
+def run_serving_preparation(model: object, cache_dir: Path | None) -> bool:
+    """Call the model's ``prepare_serving(cache_dir)`` (:data:`PREPARE_SERVING`) if it has one; whether it had.
+
+    The one way every caller prepares a model: the server when it plans it, the demo's BentoML store step, and
+    training before it scores a model (so the gate scores what the service answers with).
+    """
+    prepare = getattr(model, PREPARE_SERVING, None)
+    if callable(prepare):
+        prepare(cache_dir)
+    return callable(prepare)
+
 
 #: Upstream decisions' outputs for the rows of an array: field name -> one value per row (None where missing).
 Upstream = Mapping[str, Sequence[Any]]

@@ -229,7 +229,7 @@ def prepare_champion(decision: str, settings: Settings | None = None) -> dict[st
     the cache ready instead of doing both while nothing else runs. Returns :func:`sync_champion`'s record (plus
     ``prepared``), or ``missing`` with the reason when the decision has no champion.
     """
-    from models.decision import PREPARE_SERVING
+    from models.decision import run_serving_preparation
 
     settings = settings or get_settings()
     use_bentoml_home(settings)
@@ -237,10 +237,8 @@ def prepare_champion(decision: str, settings: Settings | None = None) -> dict[st
         result = sync_champion(decision, settings=settings)
     except MissingChampion as err:
         return {"decision": decision, "missing": str(err)}
-    prepare = getattr(load_from_store(decision, result["tag"]).model, PREPARE_SERVING, None)
-    if callable(prepare):
-        prepare(settings.cache_dir)
-    return result | {"prepared": callable(prepare)}
+    prepared = run_serving_preparation(load_from_store(decision, result["tag"]).model, settings.cache_dir)
+    return result | {"prepared": prepared}
 
 
 def sync_champions(settings: Settings | None = None, decisions: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from features.settings import Settings, get_settings
 from features.store.layout import KNOWN, key_columns, known_mask
-from models.decision import PREPARE_SERVING, ArrayDecisionModel, join_upstream
+from models.decision import ArrayDecisionModel, join_upstream, run_serving_preparation
 from serving.model_store import ServedModel
 
 if TYPE_CHECKING:  # the reader imports Feast; the service module must import without it (BentoML's arbiter)
@@ -147,9 +147,7 @@ class Runtime:
                 self.reader.layout(service)
             except Exception as err:  # the model falls back to its own snapshot; say so at load, not per request
                 logger.warning("decision %s: online service %s unavailable for lookups: %s", name, service, err)
-        prepare = getattr(served[name].model, PREPARE_SERVING, None)
-        if callable(prepare):  # load-time work, not the first request's
-            prepare(self.cache_dir)
+        run_serving_preparation(served[name].model, self.cache_dir)  # load-time work, not the first request's
         id_column = None if spec.entity == "none" else f"{spec.entity}_id"
         return Plan(served[name], upstream, columns, lookups, takes_lookup, id_column=id_column)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.settings import DatasetPaths, Settings, get_settings
-from models.decision import PREPARE_SERVING, DecisionModel, join_upstream
+from models.decision import DecisionModel, join_upstream, run_serving_preparation
 from training import decisions, parallel, pyfunc, quiet, tracking
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
 
@@ -236,9 +236,7 @@ def as_served(model: DecisionModel, settings: Settings) -> DecisionModel:
     candidates ~15x faster than LightGBM's predict; its object code stays in ``cache_dir`` for the server to load.
     Preparation state is never pickled with the model (see each model's ``__getstate__``).
     """
-    prepare = getattr(model, PREPARE_SERVING, None)
-    if callable(prepare):
-        prepare(settings.cache_dir)
+    run_serving_preparation(model, settings.cache_dir)
     return model
 
 
