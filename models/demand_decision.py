@@ -25,6 +25,7 @@ import pandas as pd
 from features import columns as c
 from models.decision import KNOWN, looked_up_floats
 from models.demand import COLD, FREQS, MEAN, DemandForecaster, quantile_values
+from models.demand_names import FEATURE_SERVICE, FORECAST, NOT_FORECAST, OK, POLICY, UNKNOWN
 from models.forecast_metrics import quantile_column
 from models.inventory import (
     GRID,
@@ -38,9 +39,6 @@ from models.inventory import (
     turnover_days,
 )
 
-OK, UNKNOWN, NOT_FORECAST = "ok", "unknown_sku", "not_forecast"
-FORECAST, POLICY = "forecast", "policy"
-FEATURE_SERVICE = "demand_v1"
 PLAN_CACHE_MAX = 50_000  # cached (SKU, service level) policies per served model
 CACHES = ("_plan_cache", "_snapshot_stock", "_stored_rows_cache", "_default_quantiles_cache")
 SNAPSHOT_COLUMNS = ("on_hand", "on_order", "mean_daily", "std_daily", "level_var", "days_since_sale", "abc", "xyz")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -16,6 +21,19 @@ def test_dependencies_come_first() -> None:
     names = [s.name for s in decisions.in_dependency_order(["churn"])]
     assert names.index("ltv") < names.index("tiering") < names.index("churn")
     assert [s.name for s in decisions.all_specs()][: len(names)] == names or set(names) <= set(decisions.DECISION_NAMES)
+
+
+def test_the_service_definition_leaves_the_forecasting_libraries_out(tmp_path: Path) -> None:
+    """BentoML's arbiter imports the service module for its routes and never forecasts: declaring every decision
+    (an empty model store is enough) must not load mlforecast, statsforecast or statsmodels (about 3 s a start)."""
+    code = (
+        "import sys, serving.service; print(sorted({'mlforecast', 'statsforecast', 'statsmodels'} & set(sys.modules)))"
+    )
+    env = os.environ | {"SHOPSENSE_SERVED_DECISIONS": ",".join(decisions.DECISION_NAMES),
+                        "BENTOML_HOME": str(tmp_path / "bentoml"), "PYTHONPATH": str(Path(__file__).parents[2])}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_every_spec_is_complete() -> None:

@@ -5,25 +5,30 @@ them beside the statsforecast baselines (same rows: days that ended out of stock
 score, since their sales only bound demand from below). The primary metric is the weighted quantile loss; MASE
 is logged beside it because an all-zero forecast wins MASE on intermittent SKUs. After the judgement the model's
 kept history is advanced over the holdout (no refit), so the served model forecasts from the latest day.
+
+The forecasting libraries (mlforecast, statsforecast, statsmodels) are imported inside the functions that fit and
+score: the service's BentoML arbiter imports this spec for its routes alone, and they cost it about 3 s a start.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models.demand import DemandForecaster
-from models.demand_baselines import baseline_forecasts
-from models.demand_decision import FEATURE_SERVICE, FORECAST, POLICY, UNKNOWN, DemandDecision, sku_snapshot
+from models.demand_names import FEATURE_SERVICE, FORECAST, POLICY, UNKNOWN
 from models.forecast_metrics import revenue_weights, score_window
 from serving.schemas.demand import ForecastRequest, ForecastResponse, PolicyRequest, PolicyResponse
 from training import demand_data
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reports.demand_report import DEMAND_REPORT
+
+if TYPE_CHECKING:
+    from models.demand_decision import DemandDecision
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +96,9 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
 def fit(data: DecisionData, options: TrainOptions, champion: DemandDecision | None = None) -> DemandDecision:
     """Booster on the training days, then its history advanced over the holdout (see the module docstring)."""
+    from models.demand import DemandForecaster  # here, not at the top: see the module docstring's last paragraph
+    from models.demand_decision import DemandDecision, sku_snapshot
+
     h, freq = data.extra["h"], data.extra.get("freq", "D")
     # monthly: every month is precious (carparts has 39 before its test year), so the booster is refit on all of
     # them after the dispersion is measured (chosen on the validation year before the test year)
@@ -147,6 +155,8 @@ def _metrics(fc: pd.DataFrame, data: DecisionData, weights: pd.Series) -> dict[s
 
 def evaluate(model: DemandDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
     """Our model and every statsforecast baseline (plus all-zero) on the same held-out days."""
+    from models.demand_baselines import baseline_forecasts
+
     train = data.part("train")
     weights = revenue_weights(train, "price", 28)
     ours = _metrics(_ours(model, data), data, weights)

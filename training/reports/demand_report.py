@@ -108,7 +108,7 @@ def policies(ctx: ReportContext) -> pd.DataFrame:
     if path.exists():
         frame = pd.read_pickle(path)
     else:
-        from models.demand_decision import POLICY
+        from models.demand_names import POLICY
 
         ids = ctx.latest[c.SKU_ID].astype(str).tolist()
         records = [r for r in ctx.model.decide(pd.DataFrame(), sku_ids=ids, action=POLICY) if r["status"] == "ok"]
