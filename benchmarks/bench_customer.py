@@ -111,8 +111,9 @@ def churn_section(data, seed: int, truth_paths=None) -> None:
 
 def ltv_section(ltv_data, seed: int):
     """Lifetime value vs carried-forward spend and BG/NBD + Gamma-Gamma; returns the fitted model for tiering."""
-    from models.ltv import PRIMARY_METRIC, BgNbdLtv, CarriedForwardLtv, LtvRegressor, ltv_report
+    from models.ltv import BgNbdLtv, CarriedForwardLtv, LtvRegressor, ltv_report
     from training.datasets import FUTURE_SPEND
+    from training.decisions.ltv import PRIMARY_METRIC
 
     days = ltv_data.config.ltv_days
     parts = [ltv_data.xy(r, FUTURE_SPEND) for r in ("train", "validation")]

@@ -28,7 +28,6 @@ from models.btyd import (
     with_btyd_block,
 )
 
-PRIMARY_METRIC = ("normalized_gini", "higher")
 SPEND_WINDOWS = (30, 90, 180, 365)
 
 

@@ -43,12 +43,12 @@ from models.reco_rules import (
     reason,
     stock_flags,
 )
+from models.recommend_names import FEATURE_SERVICE
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_GRID", "Filters", "Recommender", "RuleConfig", "fit_recommender"]
 
-FEATURE_SERVICE = "recommend_v1"
 SLOT_POOL = 200
 CF_WEIGHT = 0.4  # co-purchase / co-view weight in similar items: similar lists show substitutes first
 SERVE_POOL = 50  # ranked candidates per user that the rules may draw from

@@ -17,13 +17,11 @@ from pandas.api.types import is_numeric_dtype
 
 from features import columns as c
 from models.review_evidence import float_column
+from models.review_names import FEATURE_SERVICE, OK, UNKNOWN
 from models.review_online import ReviewContext
 from models.reviews import CAMPAIGN_COLUMNS, ReviewAuthenticityModel
 
-FEATURE_SERVICE = "reviews_v1"
 RAW_COLUMNS = (c.REVIEW_ID, c.USER_ID, c.SKU_ID, c.REVIEW_TS, c.RATING, c.REVIEW_TEXT, c.DEVICE_ID, c.ORDER_ID)
-UNKNOWN = "unknown_review"
-OK = "ok"
 
 
 class ReviewDecision:

@@ -22,8 +22,6 @@ from models.reco_inputs import PRODUCT_COLUMNS, RecoInputs
 
 logger = logging.getLogger(__name__)
 
-MINIMAL_TABLES = ("users", "products", "orders", "order_items")
-
 
 @dataclass
 class LakeReader:

@@ -19,11 +19,11 @@ from features import columns as c
 from features.engine import LakeTables, connect
 from features.reviews import REVIEW_FEATURES
 from features.settings import DatasetPaths
+from models.review_names import LABEL
 
 logger = logging.getLogger(__name__)
 
 FAKE = "fake"
-LABEL = "is_fake_verdict"
 CONTENT = (c.REVIEW_ID, c.USER_ID, c.REVIEW_TS, c.REVIEW_TEXT, c.DEVICE_ID)
 
 

@@ -21,8 +21,9 @@ from models.reco_inputs import build_matrices
 from models.reco_ranker import LambdaRanker
 from models.reco_rules import STOCK_SERVICE
 from models.recommend import Filters, Recommender, RuleConfig, fit_recommender
+from models.recommend_names import MINIMAL_TABLES
 from tests.worlds import known_at
-from training.reco_data import MINIMAL_TABLES, LakeReader
+from training.reco_data import LakeReader
 
 pytestmark = pytest.mark.model
 

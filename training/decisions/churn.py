@@ -6,16 +6,17 @@ value turns a probability into value at risk.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from features.settings import DatasetPaths, Settings
-from models import metrics
-from models.churn import ChurnClassifier, choose_risk_thresholds
-from models.churn_baselines import BgNbdChurnBaseline, RecencyBaseline, RfmLogisticBaseline
-from models.customer_decisions import ChurnDecision
 from serving.schemas.customer import ChurnRequest, ChurnResponse
 from training.datasets import CHURNED, LabelConfig
 from training.decisions import customer_base as cb
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reports.customer import CHURN_REPORT
+
+if TYPE_CHECKING:
+    from models.customer_decisions import ChurnDecision
 
 FEATURE_SERVICE = "churn_v1"
 HORIZON_DAYS = 90
@@ -30,6 +31,9 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
 def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> ChurnDecision:
     """Boost on the training cutoffs, calibrate and choose risk bands on the validation cutoff."""
+    from models.churn import ChurnClassifier, choose_risk_thresholds
+    from models.customer_decisions import ChurnDecision
+
     x_tr, y_tr = cb.features(data, "train"), cb.column(data, "train", CHURNED)
     x_val, y_val = cb.features(data, "validation"), cb.column(data, "validation", CHURNED)
     horizon = int(data.lineage.get("horizon_days", HORIZON_DAYS))
@@ -40,6 +44,8 @@ def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> C
 
 
 def _baselines(data: DecisionData, seed: int) -> dict[str, object]:
+    from models.churn_baselines import BgNbdChurnBaseline, RecencyBaseline, RfmLogisticBaseline
+
     x_tr, y_tr = cb.features(data, "train"), cb.column(data, "train", CHURNED)
     horizon = int(data.lineage.get("horizon_days", HORIZON_DAYS))
     return {
@@ -51,6 +57,7 @@ def _baselines(data: DecisionData, seed: int) -> dict[str, object]:
 
 def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
     """Every probability metric for the model and each baseline on the test cutoff, with calibration and SHAP."""
+    from models import metrics
     from training import plots
 
     x_te, y_te = cb.features(data, "test"), cb.column(data, "test", CHURNED)
@@ -79,6 +86,8 @@ def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) ->
 
 
 def score(model: ChurnDecision, data: DecisionData) -> float:
+    from models import metrics
+
     x_te, y_te = cb.features(data, "test"), cb.column(data, "test", CHURNED)
     return metrics.roc_auc(y_te, model.classifier.predict_proba(x_te)[:, 1])
 

@@ -6,14 +6,18 @@ as :class:`DecisionData` with one part per time role, so the runner can join ups
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from features.settings import DatasetPaths, Settings
 from models.decision import feature_block
-from training.customer_data import load_customer_dataset
-from training.datasets import CustomerDataset, LabelConfig
+from training.datasets import LabelConfig
 from training.decisions.spec import DecisionData
+
+if TYPE_CHECKING:
+    from training.datasets import CustomerDataset
 
 ROLES = ("train", "validation", "test")
 USER_TABLES = ("users", "orders", "order_items")
@@ -21,6 +25,8 @@ USER_TABLES = ("users", "orders", "order_items")
 
 def customer_data(paths: DatasetPaths, settings: Settings, config: LabelConfig) -> DecisionData:
     """The user dataset of ``paths`` under ``config``'s label windows, one part per time role."""
+    from training.customer_data import load_customer_dataset  # the feature builder: not for the service's arbiter
+
     return wrap(load_customer_dataset(paths, config, settings))
 
 

@@ -7,24 +7,26 @@ Leakage rule: the split is chosen with the LTV window as the horizon, so the tes
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.settings import DatasetPaths, Settings
-from models.customer_decisions import LtvDecision
 from models.decision import feature_block
-from models.ltv import PRIMARY_METRIC, BgNbdLtv, CarriedForwardLtv, LtvRegressor, ltv_report
-from training.customer_data import load_ltv_dataset
 from training.datasets import FUTURE_SPEND
 from training.decisions import customer_base as cb
 from training.decisions.spec import DecisionData, DecisionSpec, Evaluation, TrainOptions
 from training.reports.customer import LTV_REPORT
 
+if TYPE_CHECKING:
+    from models.customer_decisions import LtvDecision
+
 logger = logging.getLogger(__name__)
 
 FEATURE_SERVICE = "churn_v1"  # the user view: LTV reads the same online features as churn
 LTV_DAYS = 180
+PRIMARY_METRIC = ("normalized_gini", "higher")
 
 
 def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
@@ -32,6 +34,8 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
     The window used is recorded (``ltv_days`` in the lineage and the run's params), never silently changed.
     """
+    from training.customer_data import load_ltv_dataset
+
     dataset = load_ltv_dataset(paths, settings, options.horizon_days or LTV_DAYS)
     data = cb.wrap(dataset)
     data.lineage["ltv_days"] = dataset.config.ltv_days
@@ -46,6 +50,9 @@ def _labelled(data: DecisionData, roles: tuple[str, ...]) -> tuple[pd.DataFrame,
 
 def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> LtvDecision:
     """Tweedie LightGBM on the train and validation cutoffs (their windows all end by the test cutoff)."""
+    from models.customer_decisions import LtvDecision
+    from models.ltv import LtvRegressor
+
     x, y = _labelled(data, ("train", "validation"))
     if len(x) == 0:
         raise ValueError("no rows with a fully observed lifetime-value window before the test cutoff")
@@ -56,6 +63,8 @@ def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> L
 
 
 def evaluate(model: LtvDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
+    from models.ltv import BgNbdLtv, CarriedForwardLtv, ltv_report
+
     x, y = _labelled(data, ("test",))
     x_fit, _ = _labelled(data, ("train", "validation"))
     days = model.window_days
@@ -69,6 +78,8 @@ def evaluate(model: LtvDecision, data: DecisionData, options: TrainOptions) -> E
 
 
 def score(model: LtvDecision, data: DecisionData) -> float:
+    from models.ltv import ltv_report
+
     x, y = _labelled(data, ("test",))
     return ltv_report(y, model.predict(x))[PRIMARY_METRIC[0]]
 

@@ -5,19 +5,21 @@ generators are tuned on the validation period, the ranker learns on the train an
 model is then built on everything up to the data's end; evaluation and the champion gate rebuild any version's
 generators at the test cutoff (same params, same ranker) and score its lists on the test period's purchases of
 users seen before it, beside every tuned generator alone.
+
+The models are imported inside the functions that fit and score them: the service's BentoML arbiter imports every
+spec for its routes alone (see training/decisions/__init__.py).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models.metrics import ranking_report
-from models.reco_inputs import build_matrices
-from models.reco_ranker import generator_lists, truth_users
-from models.recommend import FEATURE_SERVICE, Recommender, fit_recommender
+from models.recommend_names import FEATURE_SERVICE, MINIMAL_TABLES
 from serving.schemas.recommend import (
     PopularRequest,
     PopularResponse,
@@ -27,8 +29,10 @@ from serving.schemas.recommend import (
     UserResponse,
 )
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
-from training.reco_data import MINIMAL_TABLES, LakeReader
 from training.reports.recommend_report import RECOMMEND_REPORT
+
+if TYPE_CHECKING:
+    from models.recommend import Recommender
 
 HORIZON = 30
 MIN_USERS = 20
@@ -36,6 +40,10 @@ MIN_USERS = 20
 
 def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
     """What is known at each cutoff and what users bought in the period after it (see the module docstring)."""
+    from models.reco_inputs import build_matrices
+    from models.reco_ranker import truth_users
+    from training.reco_data import LakeReader
+
     reader = LakeReader(paths, settings)
     h = pd.Timedelta(days=options.horizon_days or HORIZON)
     end = reader.data_end()
@@ -59,16 +67,23 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
 def fit(data: DecisionData, options: TrainOptions, champion: Recommender | None = None) -> Recommender:
     """Tune, train the ranker, and build the served model on all data up to the end."""
+    from models.recommend import fit_recommender
+
     e = data.extra
     return fit_recommender(e["train"], e["validation"], e["now"], seed=options.seed, **dict(options.params))
 
 
 def _at_test(model: Recommender, data: DecisionData) -> Recommender:
     """The same params and ranker, generators refitted strictly before the test cutoff (like for like)."""
+    from models.recommend import Recommender
+
     return Recommender.build(data.extra["test"][0], model.params, model.ranker, exclude_bought=model.exclude_bought)
 
 
 def _report(model: Recommender, data: DecisionData) -> tuple[dict[str, float], Recommender, tuple]:
+    from models.metrics import ranking_report
+    from models.reco_ranker import truth_users
+
     at_test = _at_test(model, data)
     m, truth = data.extra["test"][1], data.extra["test"][2]
     users, sets = truth_users(m, truth, model.exclude_bought)
@@ -80,6 +95,9 @@ def _report(model: Recommender, data: DecisionData) -> tuple[dict[str, float], R
 
 def evaluate(model: Recommender, data: DecisionData, options: TrainOptions) -> Evaluation:
     """The ranker and every tuned generator alone on the test period."""
+    from models.metrics import ranking_report
+    from models.reco_ranker import generator_lists
+
     ours, at_test, (users, sets, popularity) = _report(model, data)
     m = data.extra["test"][1]
     baselines = {

@@ -4,26 +4,28 @@ verdicts, judged against a red-flag rules baseline, the text model alone and a w
 Served at ``POST /reviews/score`` for stored review ids and raw reviews at submission time. A dataset without
 behaviour (only texts and verdicts, such as the Ott corpus) trains the text path alone, and says so; without posting
 times it cannot be split by time, so a seeded stratified split is used and named in the lineage.
+
+The models, scikit-learn and the review features are imported inside the functions that use them: the service's
+BentoML arbiter imports every spec for its routes alone (see training/decisions/__init__.py).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models import metrics
-from models.review_decision import FEATURE_SERVICE, UNKNOWN, ReviewDecision, decision_from_frames
-from models.reviews import BehaviourRulesBaseline, ReviewAuthenticityModel
+from models.review_names import FEATURE_SERVICE, LABEL, UNKNOWN
 from serving.schemas.reviews import EXAMPLE_RAW_REVIEW, ReviewScoreRequest, ReviewScoreResponse
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reports.reviews_report import REVIEWS_REPORT
-from training.review_dataset import LABEL, load_review_data
+
+if TYPE_CHECKING:
+    from models.review_decision import ReviewDecision
+    from models.reviews import ReviewAuthenticityModel
 
 LAKE_TABLES = ("reviews", "users", "orders", "order_items")
 TEST_FRACTION = 0.25
@@ -37,6 +39,10 @@ def _lake(paths: DatasetPaths) -> dict[str, pd.DataFrame]:
 
 def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> DecisionData:
     """Labelled reviews split by posting time (train: verdicts decided before the split; test: reviews after it)."""
+    from sklearn.model_selection import train_test_split
+
+    from training.review_dataset import load_review_data
+
     reviews = load_review_data(paths, engine=settings.engine)
     labelled = reviews.labelled()
     if reviews.frame[c.REVIEW_TS].nunique() > 1:
@@ -55,12 +61,21 @@ def load(paths: DatasetPaths, settings: Settings, options: TrainOptions) -> Deci
 
 
 def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> ReviewDecision:
+    from models.review_decision import decision_from_frames
+    from models.reviews import ReviewAuthenticityModel
+
     train = data.part("train")
     model = ReviewAuthenticityModel(random_state=options.seed, **dict(options.params)).fit(train, train[LABEL])
     return decision_from_frames(model, data.extra["stored"], data.extra["lake"])
 
 
 def _baselines(data: DecisionData, model: ReviewAuthenticityModel, seed: int) -> dict[str, object]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from models.reviews import BehaviourRulesBaseline, ReviewAuthenticityModel
+
     train = data.part("train")
     y = train[LABEL].astype(int)
     word = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=1000))
@@ -83,6 +98,8 @@ class _TextPipe:
 
 
 def _report(y: np.ndarray, p: np.ndarray, cuts: tuple[float, float] | None) -> dict[str, float]:
+    from models import metrics
+
     out = metrics.classification_report(y, p)
     if cuts is not None:
         for name, cut in zip(("suspicious", "fake"), cuts, strict=True):
@@ -120,6 +137,8 @@ def evaluate(model: ReviewDecision, data: DecisionData, options: TrainOptions) -
 
 
 def score(model: ReviewDecision, data: DecisionData) -> float:
+    from models import metrics
+
     test = data.part("test")
     return metrics.pr_auc(test[LABEL].to_numpy(dtype=float), model.model.predict_proba(test)[:, 1])
 

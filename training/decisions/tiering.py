@@ -10,20 +10,21 @@ stable or leaves more tiers empty on its training users.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models.customer_decisions import TieringDecision
-from models.rfm import RfmRuleTiering
-from models.tiering import FEATURES, TieringModel
-from models.tiering_eval import evaluate_tiering, tier_silhouette
 from serving.schemas.customer import TierRequest, TierResponse
 from training.datasets import HORIZON_SPEND, LabelConfig
 from training.decisions import customer_base as cb
 from training.decisions.spec import Call, DecisionData, DecisionSpec, Evaluation, Route, TrainOptions
 from training.reports.customer import TIERING_REPORT
+
+if TYPE_CHECKING:
+    from models.customer_decisions import TieringDecision
+    from models.tiering import TieringModel
 
 FEATURE_SERVICE = "tiering_v1"
 # The handbooks' six tiers are the business range's floor: silhouette alone prefers 4 broad clusters here, which
@@ -41,12 +42,17 @@ def _params(options: TrainOptions) -> dict:
 
 
 def _tiering(data: DecisionData, role: str, options: TrainOptions, reference=None) -> TieringModel:
+    from models.customer_decisions import TieringDecision
+    from models.tiering import TieringModel
+
     frame = TieringDecision(None, data.feature_names, FEATURE_SERVICE).tier_frame(data.part(role))
     return TieringModel(reference_centroids=reference, **_params(options)).fit(frame)
 
 
 def fit(data: DecisionData, options: TrainOptions, champion: TieringDecision | None = None) -> TieringDecision:
     """K-means at the validation cutoff; clusters take the champion's tier names when there is one."""
+    from models.customer_decisions import TieringDecision
+
     reference = getattr(getattr(champion, "tiering", None), "centroids_", None)
     return TieringDecision(_tiering(data, "validation", options, reference), data.feature_names, FEATURE_SERVICE)
 
@@ -63,6 +69,10 @@ def _last_train_frame(data: DecisionData) -> pd.DataFrame:
 
 def evaluate(model: TieringDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
     """Model and the handbooks' RFM rules on the same unseen test users: shares, revenue, stability, empty tiers."""
+    from models.rfm import RfmRuleTiering
+    from models.tiering import TieringModel
+    from models.tiering_eval import evaluate_tiering
+
     later = _test_frame(model, data)
     earlier = model.tier_frame(_last_train_frame(data))
     revenue = data.part("test")[HORIZON_SPEND].to_numpy(dtype="float64")
@@ -83,6 +93,7 @@ def evaluate(model: TieringDecision, data: DecisionData, options: TrainOptions) 
 
 
 def _profile_figure(model: TieringDecision):
+    from models.tiering import FEATURES
     from training import plots
 
     return plots.tier_profile_figure(model.tiering.centroids_.set_index("tier"), list(FEATURES))
@@ -90,6 +101,8 @@ def _profile_figure(model: TieringDecision):
 
 def score(model: TieringDecision, data: DecisionData) -> float:
     """Silhouette of the served tiers (K-means or rules) on the unseen test users: like for like across versions."""
+    from models.tiering_eval import tier_silhouette
+
     later = _test_frame(model, data)
     return tier_silhouette(later, model.tiering.predict(later), random_state=0)
 

@@ -4,6 +4,9 @@
 the action lists are about the users as they are now, not as they were at the training holdout. Realised churn
 is measured on the last cutoff whose horizon has fully passed: what the champion would have said then, against
 who really came back.
+
+The models, their metrics and the feature builder are imported inside the hooks that use them: the decision specs
+hold these hooks, and the service's BentoML arbiter imports the specs for their routes alone.
 """
 
 from __future__ import annotations
@@ -13,10 +16,7 @@ import pandas as pd
 
 from features import columns as c
 from features.settings import DatasetPaths, Settings
-from models import metrics
 from models.decision import feature_block, join_upstream
-from models.tiering import TIERS
-from training.customer_data import ensure_user_features, lake_order_values, training_cutoffs
 from training.datasets import CHURNED, LabelConfig, labels_at
 from training.reports.hooks import ReportContext, ReportHooks
 
@@ -32,6 +32,8 @@ def latest_users(paths: DatasetPaths, settings: Settings) -> tuple[pd.DataFrame,
     Only users with an order in the past year, the population the customer models are trained on (see
     :func:`training.datasets.labels_at`): long-gone users are neither recall targets nor drift.
     """
+    from training.customer_data import ensure_user_features, lake_order_values, training_cutoffs
+
     _, data_end = training_cutoffs(lake_order_values(paths))
     frame = ensure_user_features(paths, [data_end], settings)
     return frame[frame[ACTIVE].fillna(0) > 0].reset_index(drop=True), data_end
@@ -59,7 +61,9 @@ def ltv_score(model, frame: pd.DataFrame) -> np.ndarray:
 
 
 def tier_score(model, frame: pd.DataFrame) -> np.ndarray:
-    """Tier as its position in :data:`TIERS` (so PSI sees a shift of users between tiers)."""
+    """Tier as its position in :data:`models.tiering.TIERS` (so PSI sees a shift of users between tiers)."""
+    from models.tiering import TIERS
+
     tiers = model.tiering.predict(model.tier_frame(frame))
     return np.array([TIERS.index(str(t)) for t in tiers], dtype="float64")
 
@@ -70,6 +74,9 @@ def _horizon(ctx: ReportContext) -> int:
 
 def realised_churn(ctx: ReportContext) -> dict[str, object]:
     """The champion's metrics on the last cutoff whose ``H``-day outcome is known (predicted H days ago)."""
+    from models import metrics
+    from training.customer_data import ensure_user_features, lake_order_values, training_cutoffs
+
     horizon = _horizon(ctx)
     ov = lake_order_values(ctx.paths)
     _, data_end = training_cutoffs(ov)
@@ -89,6 +96,9 @@ def realised_churn(ctx: ReportContext) -> dict[str, object]:
 
 def realised_ltv(ctx: ReportContext) -> dict[str, object]:
     """Predicted spend at the last cutoff whose LTV window is over, against what those users really spent."""
+    from models import metrics
+    from training.customer_data import ensure_user_features, lake_order_values, training_cutoffs
+
     days = int(getattr(ctx.model, "window_days", 180))
     ov = lake_order_values(ctx.paths)
     _, data_end = training_cutoffs(ov)
