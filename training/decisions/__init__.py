@@ -6,8 +6,8 @@ only for humans; :func:`in_dependency_order` sorts any selection so upstream dec
 A spec module imports its models, their libraries (LightGBM, scikit-learn, mlforecast, statsforecast, implicit) and
 the feature builders inside the functions that fit and score, and the names its routes need from a light module
 (e.g. :mod:`models.demand_names`). Why: the service's BentoML arbiter imports every spec for the routes alone and
-never fits or loads a model; with the models at the top, ``import serving.service`` took 9.5 s of every service
-start there, 2.4 s without (``tests/unit/test_decision_registry.py`` keeps them out).
+never fits or loads a model; with the models at the top, ``import serving.service`` took 9.3-9.7 s of every service
+start there, 2.4-3.0 s without (``tests/unit/test_decision_registry.py`` keeps them out).
 """
 
 from __future__ import annotations
