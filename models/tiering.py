@@ -178,8 +178,8 @@ class TieringModel(BaseEstimator):
         self.silhouette_ = self.silhouettes_[self.k_]
         self._name_clusters(reference)
         self.profile_ = self._profile(frame, best.labels_)
-        self.rfm_ = RfmScorer().fit(frame)
         self.rules_ = RfmRuleTiering(new_days=self.new_days).fit(frame)
+        self.rfm_ = self.rules_.rfm_  # one scorer: the served scores and the rules' tiers share their cut points
         self._choose_method(frame)
         return self
 
@@ -309,7 +309,8 @@ class TieringModel(BaseEstimator):
         The nearest centroid is computed as K-means' own ``predict`` does (squared norms minus twice the dot
         product), without its per-call input validation and thread-pool set-up, which cost milliseconds per call.
         ``scores``: :meth:`rfm_array` of ``x`` when the caller has it; the rules tiering reads it rather than scoring
-        the users again when its cut points are this model's (they are: both are fitted on the same users).
+        the users again when its cut points are this model's (one scorer since fit shares it; models pickled before
+        that hold two scorers fitted on the same users, compared here).
         """
         if self.fallback_:
             shared = scores is not None and self.rules_.rfm_.same_cuts(self.rfm_)
