@@ -135,7 +135,7 @@ def policy_backtest(
     table, equal = run_backtest(grids, panel, demand, ids, leads_at, h, params or PolicyParams())
     print(f"\n## policy backtest, {label}, {len(ids)} SKUs, {len(cutoffs)} x {h} periods")
     print(table.round(3).to_markdown(index=False))
-    print("\nstock at equal realised cycle service level (the normal formula's targets raised until it matches ours):")
+    print("\nstock at equal realised cycle service level (the normal formula's targets moved until it matches ours):")
     print(equal.round(3).to_markdown(index=False))
 
 

@@ -19,8 +19,10 @@ from models.inventory import GRID, PolicyParams, abc_classes, level_variances, n
 from models.policy_backtest import replay
 from training.demand_data import pooled_lead_times
 
-# the normal formula's shortfalls (1 - target) scaled by these to trace its stock against realised service level
-SHORTFALL_SHRINK = (0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02, 0.01, 0.003)
+# the normal formula's shortfalls (1 - target) scaled by these, in order of rising targets, to trace its stock
+# against realised service level on both sides of its own target (1.0): where the normal formula over-serves a class
+# at its target (class A), ours' level lies below that point and the curve must reach down to it
+SHORTFALL_SCALES = (3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05, 0.02, 0.01, 0.003)
 
 
 def _matrix(frame: pd.DataFrame, ids: Sequence[str], days: pd.DatetimeIndex, col: str) -> np.ndarray:
@@ -92,9 +94,9 @@ def backtest(
     """The policy table and the stock of each policy at equal realised service level.
 
     Table: one row per policy and ABC class (plus "all"): target, realised cycle service level, fill rate, stock.
-    Equal service: the normal formula replayed with every class's shortfall (1 - target) shrunk step by step, and
-    per class its mean stock interpolated at the cycle service level ours realised there (the issue's "less stock
-    at the same realised service level"; NaN when no step reaches it).
+    Equal service: the normal formula replayed with every class's shortfall (1 - target) scaled step by step
+    (:data:`SHORTFALL_SCALES`), and per class its mean stock interpolated at the cycle service level ours realised
+    there (the issue's "less stock at the same realised service level"; NaN when no step reaches it).
     """
     cutoffs = sorted(grids)
     first = cutoffs[0]
@@ -130,10 +132,12 @@ def backtest(
         for cls, m in masks.items():
             rows.append({"policy": name, "class": cls, "skus": int(m.sum()), "target": float(targets[m].mean()),
                          **summaries[name][cls]})  # fmt: skip
-    curve = [summaries["normal"]]
-    for shrink in SHORTFALL_SHRINK:
-        levels = {k: 1.0 - (1.0 - v) * shrink for k, v in params.service_levels.items()}
-        curve.append(by_class(run("normal", replace(params, service_levels=levels))[0]))
+    curve = []
+    for scale in SHORTFALL_SCALES:
+        levels = {k: 1.0 - (1.0 - v) * scale for k, v in params.service_levels.items()}
+        curve.append(
+            summaries["normal"] if scale == 1.0 else by_class(run("normal", replace(params, service_levels=levels))[0])
+        )
     return pd.DataFrame(rows), _equal_service(summaries["ours"], curve, {k: int(m.sum()) for k, m in masks.items()})
 
 

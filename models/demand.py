@@ -12,9 +12,10 @@ Design, and why:
   intervals give symmetric bands around a mean, which on counts put mass below zero; quantile objectives fix
   the levels at training time and cost one booster each. Monthly intermittent data (car parts) uses a hurdle
   instead: a sale with a probability mixing the SKU's recent sale rate and the NB's, then a shifted NB size.
-- **Stockouts censor sales**: a day that ended out of stock (or sold out) only shows a lower bound of demand.
-  Such days get weight 0 in the loss and their value, for the lags only, is raised to the SKU's recent in-stock
-  daily mean, so a stockout stretch is neither learnt as "no demand" nor fed into the lags as zeros.
+- **Stockouts censor sales**: a day out of stock shows no demand and a sold-out day only a lower bound of it.
+  Days out of stock get weight 0 and, for the lags only, the SKU's recent daily mean; sold-out days keep their
+  weight with their sales raised to at least that mean (:func:`mark_censored` says why), so a stockout stretch
+  is neither learnt as "no demand" nor fed into the lags as zeros.
 - **Cold start**: a SKU with less than ``min_history`` periods is forecast as the mean of its category/brand
   peers' forecasts and flagged.
 - **Local model for the biggest daily series**: a global booster smooths the few series far larger than the rest
@@ -149,24 +150,31 @@ FREQS: dict[str, FreqSpec] = {
 
 
 def mark_censored(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``weight`` (0 on censored periods) and raise censored ``y`` to the recent in-stock mean.
+    """Add ``weight`` and correct the two ways a stockout hides demand, each as what it is.
 
-    Censored: out of stock all day (``in_stock == 0``) or sold out (closing ``on_hand == 0`` after sales). The
-    replacement mean is causal (earlier in-stock days only), so no future value leaks into a lag.
+    Out of stock all day (``in_stock == 0``): that day's demand is unseen, so it gets weight 0 and its ``y``, for
+    the lags only, is raised to the SKU's recent mean. Sold out (closing ``on_hand == 0`` after sales): the sales
+    are a lower bound of the day's demand, so the day keeps weight 1 with ``y`` raised to at least the recent
+    mean. Why not weight 0 for both: a slow mover holding a unit or two sells out on most days it sells at all;
+    dropping those days dropped its sales and kept its zero days, and on the default world's validation windows
+    the fifth of SKUs with the least recent sales was forecast at 0.50 of its true demand (0.87 with sold-out days
+    kept, every SKU 0.967 -> 0.985). The recent mean is causal (earlier days only, sold-out days' sales counted),
+    so no future value leaks into a lag.
     """
     out = frame.sort_values([c.UNIQUE_ID, c.DS], kind="stable", ignore_index=True)
-    censored = np.zeros(len(out), dtype=bool)
+    unseen = np.zeros(len(out), dtype=bool)
+    sold_out = np.zeros(len(out), dtype=bool)
     if IN_STOCK in out:
-        censored |= (out[IN_STOCK] == 0).to_numpy()
+        unseen = (out[IN_STOCK] == 0).to_numpy()
     if ON_HAND in out:
-        censored |= ((out[ON_HAND] == 0) & (out[c.Y] > 0)).to_numpy()
-    observed = out[c.Y].astype("float64").where(~censored)
+        sold_out = ((out[ON_HAND] == 0) & (out[c.Y] > 0)).to_numpy() & ~unseen
+    observed = out[c.Y].astype("float64").where(~unseen)
     groups = out[c.UNIQUE_ID]  # per SKU; grouped rolling is compiled (a per-SKU lambda cost seconds per fit)
     rolled = observed.groupby(groups, sort=False).rolling(CENSOR_WINDOW, min_periods=1).mean().droplevel(0)
     recent = rolled.sort_index().groupby(groups, sort=False).shift(1).groupby(groups, sort=False).ffill()
     y = out[c.Y].astype("float64")
-    out[c.Y] = np.where(censored, np.maximum(y, recent.fillna(0.0)), y)
-    out[WEIGHT] = (~censored).astype("float64")
+    out[c.Y] = np.where(unseen | sold_out, np.maximum(y, recent.fillna(0.0)), y)
+    out[WEIGHT] = (~unseen).astype("float64")
     return out
 
 

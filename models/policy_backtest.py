@@ -64,7 +64,11 @@ def replay(
 ) -> ReplayResult:
     """Replay the policy over ``demand`` (days x SKUs); ``reorder_point``/``order_up_to`` are days x SKUs too.
 
-    Orders still in transit at the end are not counted as cycles (their outcome is unknown).
+    Orders still in transit at the end are not counted as cycles (their outcome is unknown). Lead times are
+    common random numbers: the k-th order of SKU i draws its lead time from the same uniform in every replay of
+    the same shape and seed, whatever the policy and whatever the other SKUs do. Why: with one shared stream, a
+    policy that orders one C item a day earlier shifted every later draw, so class A's realised service level
+    moved by points between two policies that treat A alike; comparing policies must not hinge on that.
     """
     days, n = demand.shape
     rng = np.random.default_rng(seed)
@@ -75,6 +79,8 @@ def replay(
     on_order = np.zeros(n)
     unmet = np.zeros((days, n), dtype=bool)
     open_orders: list[tuple[int, int, np.ndarray]] = []
+    uniforms = rng.random((days, n))  # a SKU orders at most once a day: row k serves each SKU's k-th order
+    placed = np.zeros(n, dtype=int)
     served_total, hand_total = np.zeros(n), np.zeros(n)
     for t in range(days):
         on_hand += arrivals[t]
@@ -88,7 +94,8 @@ def replay(
         idx = np.flatnonzero(position <= reorder_point[t])
         if len(idx):
             qty = np.maximum(np.ceil(order_up_to[t, idx] - position[idx]), 1.0)
-            pick = (rng.random(len(idx)) * counts[idx]).astype(int)
+            pick = (uniforms[placed[idx], idx] * counts[idx]).astype(int)
+            placed[idx] += 1
             lead = np.maximum(np.rint(leads[idx, pick]).astype(int), 1)
             arrivals[t + lead, idx] += qty
             on_order[idx] += qty

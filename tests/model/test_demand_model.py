@@ -71,6 +71,25 @@ def test_stockout_stretch_does_not_drag_the_forecast_to_zero(panel: pd.DataFrame
     assert marked["weight"].tail(30).eq(0).all() and marked[c.Y].tail(30).gt(0).all()
 
 
+def test_a_slow_mover_that_sells_out_whenever_it_sells_is_not_forecast_as_no_demand() -> None:
+    """One unit on the shelf, restocked overnight: every day with a sale closes sold out. Those days' sales are a
+    lower bound, not a gap; dropping them (as this model once did) left the zero days and a forecast near 0."""
+    rng = np.random.default_rng(11)
+    ds = pd.date_range(START, periods=DAYS, freq="D")
+    frames = []
+    for i in range(20):
+        sold = np.minimum(rng.poisson(rng.uniform(0.2, 0.6), DAYS), 1)
+        frames.append(pd.DataFrame({c.UNIQUE_ID: f"L{i:02d}", c.DS: ds, c.Y: sold, "price": 5.0, "in_stock": 1.0,
+                                    c.ON_HAND: 1.0 - sold}))  # fmt: skip
+    panel = pd.concat(frames, ignore_index=True)
+    marked = mark_censored(panel)
+    sale_days = marked[c.Y] > 0
+    assert marked.loc[sale_days, "weight"].eq(1).all() and (marked[c.Y] >= panel[c.Y].to_numpy()).all()
+    model = DemandForecaster(h=H, n_estimators=30, random_state=2).fit(panel)
+    forecast = model.predict()["mean"].mean()
+    assert forecast > 0.8 * panel[c.Y].mean()
+
+
 def test_quantiles_are_ordered_and_any_level_can_be_asked(model: DemandForecaster) -> None:
     out = model.predict(ids=["S03"], quantiles=(0.05, 0.5, 0.73, 0.99))
     q = out[[quantile_column(v) for v in (0.05, 0.5, 0.73, 0.99)]].to_numpy()

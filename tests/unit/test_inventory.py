@@ -195,3 +195,18 @@ def test_level_uncertainty_widens_lead_time_demand_around_the_same_mean() -> Non
     unsure = lead_time_demand_schedule(grid, [10], np.random.default_rng(2), [0], n_sims=20000, level_var=0.3)[0]
     assert unsure.mean() == pytest.approx(known.mean(), rel=0.05)
     assert np.quantile(unsure, 0.95) > np.quantile(known, 0.95)
+
+
+def test_replay_draws_each_skus_lead_times_apart_from_the_others() -> None:
+    """Common random numbers: SKU 0's replay is the same whether SKU 1 orders daily or never."""
+    rng = np.random.default_rng(3)
+    demand = rng.poisson(4.0, size=(60, 2)).astype(float)
+    leads = [[1.0, 4.0, 9.0], [2.0, 3.0, 7.0]]
+    big_s = np.full((60, 2), 40.0)
+    runs = []
+    for rop_1 in (0.0, 39.0):  # SKU 1: hardly ever orders / orders nearly every day
+        rop = np.column_stack([np.full(60, 20.0), np.full(60, rop_1)])
+        runs.append(replay(demand, rop, big_s, leads, initial_on_hand=np.array([40.0, 40.0]), seed=7))
+    assert runs[0].cycles[1] != runs[1].cycles[1]
+    for field in ("cycles", "cycles_ok", "served", "mean_on_hand", "stockout_days"):
+        assert getattr(runs[0], field)[0] == getattr(runs[1], field)[0], field
