@@ -1,10 +1,11 @@
 """Demand forecast and reorder policy (时间序列销售预测, 安全库存, 库存预警) as a decision.
 
 Honest gate: the last ``horizon`` days are held out; the booster is fitted on the days before them and judged on
-them beside the statsforecast baselines (same rows: days that ended out of stock are left out of every model's
-score, since their sales only bound demand from below). The primary metric is the weighted quantile loss; MASE
-is logged beside it because an all-zero forecast wins MASE on intermittent SKUs. After the judgement the model's
-kept history is advanced over the holdout (no refit), so the served model forecasts from the latest day.
+them beside the statsforecast baselines (same rows: days out of stock all day are left out of every model's score,
+since they show no demand; sold-out days stay, their sales a lower bound of demand, because leaving them out would
+leave out most sale days of a slow mover and reward forecasting zero). The primary metric is the weighted quantile
+loss; MASE is logged beside it because an all-zero forecast wins MASE on intermittent SKUs. After the judgement the
+model's kept history is advanced over the holdout (no refit), so the served model forecasts from the latest day.
 
 The forecasting libraries (mlforecast, statsforecast, statsmodels) are imported inside the functions that fit and
 score: the service's BentoML arbiter imports this spec for its routes alone, and they cost it about 3 s a start.
@@ -116,7 +117,7 @@ def fit(data: DecisionData, options: TrainOptions, champion: DemandDecision | No
 
 
 def _scored(data: DecisionData) -> pd.DataFrame:
-    """Holdout rows every model is scored on: not ended out of stock (their sales only bound demand)."""
+    """Holdout rows every model is scored on: not out of stock all day (``in_stock`` 0: no stock and no sales)."""
     test = data.part("test")
     if "in_stock" in test:
         test = test[test["in_stock"].fillna(1.0) > 0]
