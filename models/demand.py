@@ -167,7 +167,7 @@ def mark_censored(frame: pd.DataFrame) -> pd.DataFrame:
     if IN_STOCK in out:
         unseen = (out[IN_STOCK] == 0).to_numpy()
     if ON_HAND in out:
-        sold_out = ((out[ON_HAND] == 0) & (out[c.Y] > 0)).to_numpy() & ~unseen
+        sold_out = ((out[ON_HAND] == 0) & (out[c.Y] > 0)).to_numpy()
     observed = out[c.Y].astype("float64").where(~unseen)
     groups = out[c.UNIQUE_ID]  # per SKU; grouped rolling is compiled (a per-SKU lambda cost seconds per fit)
     rolled = observed.groupby(groups, sort=False).rolling(CENSOR_WINDOW, min_periods=1).mean().droplevel(0)
