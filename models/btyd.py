@@ -145,6 +145,7 @@ class BgNbdGammaGamma(BaseEstimator):
         self.bgnbd_params_ = {k: float(v) for k, v in bg.params_.items()}
         repeat = data[(data["x"] > 0) & (data["m"] > 0)]
         self.gamma_gamma_params_: dict[str, float] | None = None
+        self.order_value_source_ = f"each user's mean ({len(repeat)} repeat buyers, Gamma-Gamma needs 20)"
         if len(repeat) >= 20:
             gg = GammaGammaFitter(penalizer_coef=self.penalizer_coef)
             gg.fit(repeat["x"], repeat["m"].round(2), q_constraint=True)
@@ -152,10 +153,12 @@ class BgNbdGammaGamma(BaseEstimator):
             # q <= 1 means an infinite population mean order value: the fit is degenerate (heavy-tailed orders).
             if params["q"] > 1.0 + 1e-6:
                 self.gamma_gamma_params_ = params
+                self.order_value_source_ = "Gamma-Gamma"
             else:
-                logger.warning(
-                    "Gamma-Gamma fit degenerate (q=%.3g); order value falls back to each user's mean", params["q"]
-                )
+                # a handled case, common on shops with a few very large orders (the default synthetic world): the
+                # training run records it (order_value_params) instead of a warning on every fit
+                self.order_value_source_ = f"each user's mean (Gamma-Gamma degenerate, q={params['q']:.3g})"
+                logger.info("Gamma-Gamma: %s", self.order_value_source_)
         mean_value = data["m"][data["m"] > 0]
         self.mean_order_value_ = float(mean_value.mean()) if len(mean_value) else 0.0
         return self
@@ -303,6 +306,14 @@ def fit_btyd_or_none(X: pd.DataFrame, enabled: bool, random_state: int) -> BgNbd
         logger.info("no BG/NBD inputs in the frame; fitting without the derived columns")
         return None
     return BgNbdGammaGamma(random_state=random_state).fit(X)
+
+
+def order_value_param(model: BgNbdGammaGamma | None) -> dict[str, str]:
+    """Where the BG/NBD block's order values came from, as a training-run param (none without the block)."""
+    if model is None:
+        return {}
+    fallback = "Gamma-Gamma" if model.gamma_gamma_params_ is not None else "each user's mean"
+    return {"btyd_order_value": getattr(model, "order_value_source_", fallback)}  # models pickled before it: inferred
 
 
 def upgrade_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,13 @@ filter off (and logs INFO), so a real problem is never hidden.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import sys
 import warnings
+from collections.abc import Iterator
 from typing import TextIO
 
 # (exact logger name, message start) pairs dropped below ERROR. A logger's filters see only the records logged on
@@ -39,6 +42,9 @@ _QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (r"Hint: Inferred schema contains integer column", UserWarning),
 )
 
+# Lines MLflow prints straight to stderr (not through logging) as it registers a model version: the CLI's own line
+# for each trained decision already names the registered model, its version and its alias.
+_QUIET_REGISTRY_LINES: tuple[str, ...] = ("Successfully registered model '", "Created version '")
 
 _VERBOSE_ENV = "SHOPSENSE_LOG_VERBOSE"
 
@@ -83,6 +89,45 @@ def configure(verbose: bool = False) -> None:
         warnings.filterwarnings("ignore", message=message, category=category)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=_LIBRARIES)
     drop_library_deprecations()
+
+
+class _DropLines:
+    """A text stream forwarding whole lines to ``target`` except those starting with one of ``starts``."""
+
+    def __init__(self, target: TextIO, starts: tuple[str, ...]) -> None:
+        self.target, self.starts, self.pending = target, starts, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if not line.startswith(self.starts):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending and not self.pending.startswith(self.starts):
+            self.target.write(self.pending)
+        self.pending = ""
+        self.target.flush()
+
+    def __getattr__(self, name: str):  # encoding, isatty, fileno...: the real stream's
+        return getattr(self.target, name)
+
+
+@contextlib.contextmanager
+def registry_lines_dropped() -> Iterator[None]:
+    """stderr without MLflow's "Successfully registered model" / "Created version" lines while a model is logged
+    and registered (everything else passes, and ``--verbose`` keeps them too)."""
+    if os.environ.get(_VERBOSE_ENV) == "1":
+        yield
+        return
+    stream = _DropLines(sys.stderr, _QUIET_REGISTRY_LINES)
+    try:
+        with contextlib.redirect_stderr(stream):  # type: ignore[type-var]
+            yield
+    finally:
+        stream.flush()
 
 
 def replay() -> None:

@@ -268,12 +268,13 @@ def _log_model(spec: DecisionSpec, model: DecisionModel, data: DecisionData, reg
     """The pure model behind the generic pyfunc adapter, with a signature and a made-up input example."""
     upstream = _upstream_columns(spec, data.part(data.holdout))
     signature = pyfunc.signature(example, set(upstream), spec.decide_params)
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=pyfunc.DecisionPyfunc(model),
-        signature=signature,
-        input_example=example,
-        registered_model_name=registered,
-        pip_requirements=pyfunc.requirements(),
-        tags={"feature_service": spec.feature_service, "decision": spec.name},
-    )
+    with quiet.registry_lines_dropped():
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=pyfunc.DecisionPyfunc(model),
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered,
+            pip_requirements=pyfunc.requirements(),
+            tags={"feature_service": spec.feature_service, "decision": spec.name},
+        )

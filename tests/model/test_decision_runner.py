@@ -180,3 +180,13 @@ def test_join_upstream_fills_columns_in_dependency_order(trained) -> None:
 
 def test_unused_path_is_not_created(trained) -> None:
     assert not Path("mlruns").exists()
+
+
+def test_registering_a_version_leaves_mlflow_registry_lines_out_of_stderr(trained, capfd, monkeypatch) -> None:
+    """The CLI prints its own line per registered version; MLflow's "Created version ..." print is dropped."""
+    monkeypatch.setenv("SHOPSENSE_LOG_VERBOSE", "0")  # a test before may have left --verbose's setting behind
+    again = runner.run_decision("tiering", options=TrainOptions(seed=3), settings=trained["settings"])
+    err = capfd.readouterr().err
+    assert int(again.version) > 1
+    assert "Created version" not in err
+    assert "Successfully registered model" not in err

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features import columns as c
 from models import metrics
-from models.btyd import BgNbdGammaGamma
+from models.btyd import BgNbdGammaGamma, order_value_param
 from models.ltv import BgNbdLtv, CarriedForwardLtv, LtvRegressor, ltv_report, normalized_gini
 from tests.synthetic_users import FUTURE_SPEND, feature_columns, make_user_frame
 from training.datasets import LabelConfig, customer_dataset, ltv_days_for
@@ -135,6 +137,23 @@ def test_bgnbd_formulas_agree_with_lifetimes() -> None:
         ref.conditional_expected_number_of_purchases_up_to_time(180, x, t_x, T),
         rtol=1e-6,
     )
+
+
+def test_a_degenerate_gamma_gamma_fit_is_recorded_for_the_run_not_warned(caplog) -> None:
+    """Order values so heavy-tailed that Gamma-Gamma's q runs to 1 (an infinite mean): each user's own mean is used,
+    the training run's params say so, and no WARNING is printed on every fit (the demo printed four)."""
+    users = make_user_frame(3000, seed=5)
+    fitted = BgNbdGammaGamma().fit(users)
+    assert order_value_param(fitted) == {"btyd_order_value": "Gamma-Gamma"}
+    heavy = users.assign(avg_order_value=(np.random.default_rng(0).pareto(0.5, len(users)) + 1.0) * 20.0)
+    with caplog.at_level(logging.INFO, logger="models.btyd"):
+        degenerate = BgNbdGammaGamma().fit(heavy)
+    assert degenerate.gamma_gamma_params_ is None
+    assert order_value_param(degenerate)["btyd_order_value"].startswith("each user's mean (Gamma-Gamma degenerate")
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    value = heavy["avg_order_value"].to_numpy()
+    np.testing.assert_allclose(degenerate.expected_order_value(heavy)[value > 0], value[value > 0])
+    assert order_value_param(None) == {}
 
 
 def _orders(days: int, seed: int = 0) -> pd.DataFrame:

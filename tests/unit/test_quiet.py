@@ -72,3 +72,23 @@ def test_library_deprecations_stay_dropped_when_a_library_turns_them_on() -> Non
         )
         warnings.warn_explicit("our helper is deprecated", DeprecationWarning, "/repo/models/mine.py", 1)
     assert shown == ["our helper is deprecated"]
+
+
+def test_registry_lines_are_dropped_only_while_registering(capfd, monkeypatch) -> None:
+    """MLflow prints them with its own ``eprint`` (not logging); other lines, and the same lines after, pass."""
+    from mlflow.utils.logging_utils import eprint
+
+    monkeypatch.setenv("SHOPSENSE_LOG_VERBOSE", "0")
+    with quiet.registry_lines_dropped():
+        eprint("Successfully registered model 'shopsense-churn'.")
+        eprint("a registry problem nobody has vetted")
+        eprint("Created version '3' of model 'shopsense-churn'.")
+        eprint("no newline yet", end="")
+    eprint("Created version '4' of model 'shopsense-churn'.")
+    assert capfd.readouterr().err == (
+        "a registry problem nobody has vetted\nno newline yetCreated version '4' of model 'shopsense-churn'.\n"
+    )
+    monkeypatch.setenv("SHOPSENSE_LOG_VERBOSE", "1")
+    with quiet.registry_lines_dropped():
+        eprint("Created version '5' of model 'shopsense-churn'.")
+    assert capfd.readouterr().err == "Created version '5' of model 'shopsense-churn'.\n"

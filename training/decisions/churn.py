@@ -58,6 +58,7 @@ def _baselines(data: DecisionData, seed: int) -> dict[str, object]:
 def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
     """Every probability metric for the model and each baseline on the test cutoff, with calibration and SHAP."""
     from models import metrics
+    from models.btyd import order_value_param
     from training import plots
 
     x_te, y_te = cb.features(data, "test"), cb.column(data, "test", CHURNED)
@@ -66,6 +67,7 @@ def evaluate(model: ChurnDecision, data: DecisionData, options: TrainOptions) ->
     sample = x_te.sample(min(SHAP_ROWS, len(x_te)), random_state=options.seed)
     importance = plots.shap_importance(model.classifier.contributions(sample), model.classifier.model_frame(sample))
     classifier_params = {k: v for k, v in model.classifier.get_params().items() if k != "monotone"}
+    classifier_params |= order_value_param(model.classifier.btyd_)
     return Evaluation(
         metrics.classification_report(y_te, p_test),
         {name: metrics.classification_report(y_te, p) for name, p in scores.items()},

@@ -63,6 +63,7 @@ def fit(data: DecisionData, options: TrainOptions, champion: object = None) -> L
 
 
 def evaluate(model: LtvDecision, data: DecisionData, options: TrainOptions) -> Evaluation:
+    from models.btyd import order_value_param
     from models.ltv import BgNbdLtv, CarriedForwardLtv, ltv_report
 
     x, y = _labelled(data, ("test",))
@@ -73,7 +74,7 @@ def evaluate(model: LtvDecision, data: DecisionData, options: TrainOptions) -> E
         "bgnbd_gamma_gamma": BgNbdLtv(days, random_state=options.seed).fit(x_fit),
     }
     scored = {name: ltv_report(y, b.predict(x)) for name, b in baselines.items()}
-    params = dict(model.regressor.get_params())
+    params = dict(model.regressor.get_params()) | order_value_param(model.regressor.btyd_)
     return Evaluation(ltv_report(y, model.predict(x)), scored, params=params)
 
 
