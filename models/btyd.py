@@ -156,7 +156,7 @@ class BgNbdGammaGamma(BaseEstimator):
                 self.order_value_source_ = "Gamma-Gamma"
             else:
                 # a handled case, common on shops with a few very large orders (the default synthetic world): the
-                # training run records it (order_value_params) instead of a warning on every fit
+                # training runs record it (:func:`order_value_param`) instead of a warning on every fit
                 self.order_value_source_ = f"each user's mean (Gamma-Gamma degenerate, q={params['q']:.3g})"
                 logger.info("Gamma-Gamma: %s", self.order_value_source_)
         mean_value = data["m"][data["m"] > 0]
