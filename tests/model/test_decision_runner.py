@@ -58,6 +58,10 @@ def test_first_versions_are_champions_and_churn_beats_baselines(trained) -> None
         assert churn.metrics["log_loss"] < baseline["log_loss"]
     ltv = trained["ltv"]
     assert ltv.metrics["rmse"] < ltv.baselines["carried_forward"]["rmse"]
+    tracking.configure(trained["settings"])
+    for name in ("ltv", "churn"):  # where BG/NBD's order values came from is on the run, not a warning per fit
+        source = mlflow.get_run(trained[name].run_id).data.params["model_btyd_order_value"]
+        assert source == "Gamma-Gamma" or source.startswith("each user's mean ("), (name, source)
 
 
 def test_champion_round_trip_decides_identically(trained) -> None:
